@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PkiConfig(AppConfig):
+    name = "econtract.pki"
+    label = "pki"
+    verbose_name = "PKI"

@@ -1,0 +1,190 @@
+"""The one settings module. Every knob is an ECONTRACT_* environment variable; none is required."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+
+from econtract.settings_parsers import env_bool, env_int, env_list, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# Embedded default: everything lives under one data directory.
+DATA_DIR = env_path("ECONTRACT_DATA_DIR", "./var")
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+FILES_DIR = DATA_DIR / "files"
+OUTBOX_DIR = DATA_DIR / "outbox"
+
+BASE_URL = env_str("ECONTRACT_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def _load_secret_key() -> str:
+    configured = env_str("ECONTRACT_SECRET_KEY")
+    if configured:
+        return configured
+    # Embedded mode: generate once and keep it beside the data (0600), so sessions survive restarts.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = _load_secret_key()
+DEBUG = env_bool("ECONTRACT_DEBUG", False)
+ALLOWED_HOSTS = env_list(
+    "ECONTRACT_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", urlsplit(BASE_URL).hostname or "127.0.0.1"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("ECONTRACT_CSRF_TRUSTED_ORIGINS", [BASE_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "econtract.accounts",
+    "econtract.identity",
+    "econtract.pki",
+    "econtract.documents",
+    "econtract.notifications",
+    "econtract.evidence",
+    "econtract.signing",
+    "econtract.verification",
+    "econtract.api",
+    "econtract.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "econtract.urls"
+WSGI_APPLICATION = "econtract.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_database_url = env_str("ECONTRACT_DATABASE_URL")
+if _database_url:
+    DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "econtract.sqlite3",
+            # IMMEDIATE: a transaction takes the write lock when it begins, so two signers of the
+            # same envelope serialise instead of both reading the same PDF revision.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+
+_redis_url = env_str("ECONTRACT_REDIS_URL")
+if _redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": _redis_url}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:dashboard"
+LOGOUT_REDIRECT_URL = "web:login"
+
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("ECONTRACT_TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": FILES_DIR}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("ECONTRACT_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Uploads: a signing service treats every PDF as hostile.
+ECONTRACT_MAX_UPLOAD_BYTES = env_int("ECONTRACT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = ECONTRACT_MAX_UPLOAD_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Key custody: the key-encryption key. Production must point this outside the data directory.
+ECONTRACT_KEK_FILE = env_str("ECONTRACT_KEK_FILE")
+ECONTRACT_TSA_URL = env_str("ECONTRACT_TSA_URL")
+ECONTRACT_TSA_TRUST_ROOTS = env_list("ECONTRACT_TSA_TRUST_ROOTS")  # PEM files for an external TSA's chain
+ECONTRACT_SMTP_URL = env_str("ECONTRACT_SMTP_URL")
+ECONTRACT_EMAIL_FROM = env_str("ECONTRACT_EMAIL_FROM", "econtract <no-reply@econtract.local>")
+ECONTRACT_CJK_FONT = env_str("ECONTRACT_CJK_FONT")
+# RFC 9106 second recommended option: 64 MiB, 3 passes, 4 lanes. Tests may lower it explicitly.
+ECONTRACT_PIN_KDF_MEMORY_KIB = env_int("ECONTRACT_PIN_KDF_MEMORY_KIB", 64 * 1024)
+ECONTRACT_PIN_KDF_PASSES = env_int("ECONTRACT_PIN_KDF_PASSES", 3)
+
+if ECONTRACT_SMTP_URL:
+    _smtp = urlsplit(ECONTRACT_SMTP_URL)
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = _smtp.hostname or "localhost"
+    EMAIL_PORT = _smtp.port or (465 if _smtp.scheme == "smtps" else 25)
+    EMAIL_HOST_USER = _smtp.username or ""
+    EMAIL_HOST_PASSWORD = _smtp.password or ""
+    EMAIL_USE_SSL = _smtp.scheme == "smtps"
+    EMAIL_USE_TLS = _smtp.scheme == "smtp+starttls"
+else:
+    EMAIL_BACKEND = "econtract.notifications.outbox.OutboxEmailBackend"
+DEFAULT_FROM_EMAIL = ECONTRACT_EMAIL_FROM
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("ECONTRACT_LOG_LEVEL", "WARNING")},
+    "loggers": {"econtract": {"level": env_str("ECONTRACT_LOG_LEVEL", "INFO")}},
+}
