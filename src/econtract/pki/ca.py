@@ -1,0 +1,239 @@
+"""Certificate builders for the platform hierarchy and for signers. Pure functions: no database.
+
+Profiles (RFC 5280; ETSI EN 319 412-2 for natural persons; RFC 3161 §2.3 for the TSA; RFC 6960 §4.2.2.2
+for the delegated OCSP responder):
+
+    Root CA        P-384  BC cA critical; KU keyCertSign+cRLSign critical; SKI
+    Issuing CA     P-384  BC cA pathLen 0 critical; KU keyCertSign+cRLSign critical; SKI, AKI; CDP -> ARL;
+                          policies it issues under
+    TSA            P-256  KU digitalSignature+nonRepudiation critical; EKU timeStamping critical
+    OCSP responder P-256  KU digitalSignature critical; EKU OCSPSigning; id-pkix-ocsp-nocheck
+    Signer         P-256  KU digitalSignature+nonRepudiation critical; EKU emailProtection+documentSigning
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+from econtract.pki import profile
+
+# Certificate and CRL serials: 159 random bits, positive, at most 20 octets (RFC 5280 §4.1.2.2,
+# CA/Browser Forum BR §7.1 asks for at least 64 bits of CSPRNG output).
+random_serial_number = x509.random_serial_number
+
+PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey
+PrivateKey = ec.EllipticCurvePrivateKey
+
+
+def generate_key(curve: ec.EllipticCurve) -> PrivateKey:
+    return ec.generate_private_key(curve)
+
+
+def signature_hash(issuer_key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
+    """Match the digest to the curve's strength: SHA-384 under P-384, SHA-256 under P-256."""
+    if issuer_key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def platform_name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, profile.ORGANIZATION),
+        ]
+    )
+
+
+def signer_name(common_name: str, pseudonym: str) -> x509.Name:
+    # cryptography encodes these as UTF8String, so a Chinese name survives intact (RFC 5280 §4.1.2.6).
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.PSEUDONYM, pseudonym),
+        ]
+    )
+
+
+def _base(
+    subject: x509.Name,
+    public_key: PublicKey,
+    issuer: x509.Certificate | None,
+    now: datetime,
+    lifetime: timedelta,
+) -> x509.CertificateBuilder:
+    not_before = now - profile.NOT_BEFORE_BACKDATE
+    not_after = now + lifetime
+    if issuer is not None:
+        # Nothing may outlive its issuer (RFC 5280 path validation would reject it past that date anyway).
+        not_after = min(not_after, issuer.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject if issuer is not None else subject)
+        .public_key(public_key)
+        .serial_number(random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    if issuer is not None:
+        ski = issuer.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
+        )
+    return builder
+
+
+def _key_usage(
+    *, digital_signature: bool = False, non_repudiation: bool = False, ca: bool = False
+) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=non_repudiation,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _revocation_pointers(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    """AIA (OCSP, caIssuers) and CRL distribution point for certificates the issuing CA signs."""
+    return builder.add_extension(
+        x509.AuthorityInformationAccess(
+            [
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.OCSP,
+                    x509.UniformResourceIdentifier(profile.public_url(profile.PATH_OCSP)),
+                ),
+                x509.AccessDescription(
+                    AuthorityInformationAccessOID.CA_ISSUERS,
+                    x509.UniformResourceIdentifier(profile.public_url(profile.PATH_ISSUING_DER)),
+                ),
+            ]
+        ),
+        critical=False,
+    ).add_extension(_distribution_point(profile.PATH_CRL), critical=False)
+
+
+def _distribution_point(path: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(profile.public_url(path))],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
+            )
+        ]
+    )
+
+
+def _policies(*oids: str) -> x509.CertificatePolicies:
+    return x509.CertificatePolicies(
+        [x509.PolicyInformation(x509.ObjectIdentifier(oid), None) for oid in oids]
+    )
+
+
+def build_root(key: PrivateKey, now: datetime) -> x509.Certificate:
+    builder = (
+        _base(platform_name(profile.ROOT_CN), key.public_key(), None, now, profile.ROOT_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
+    )
+    return builder.sign(key, signature_hash(key))
+
+
+def build_issuing(
+    key: PrivateKey, root: x509.Certificate, root_key: PrivateKey, now: datetime
+) -> x509.Certificate:
+    builder = (
+        _base(platform_name(profile.ISSUING_CN), key.public_key(), root, now, profile.ISSUING_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(ca=True), critical=True)
+        .add_extension(_distribution_point(profile.PATH_ROOT_CRL), critical=False)
+        # The policies certificates below it are issued under, so RFC 5280 policy processing carries them.
+        .add_extension(
+            _policies(
+                profile.POLICY_NATURAL_PERSON_SIGNING,
+                profile.POLICY_TIMESTAMPING,
+                profile.POLICY_OCSP_RESPONDER,
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityInformationAccess(
+                [
+                    x509.AccessDescription(
+                        AuthorityInformationAccessOID.CA_ISSUERS,
+                        x509.UniformResourceIdentifier(profile.public_url(profile.PATH_ROOT_DER)),
+                    )
+                ]
+            ),
+            critical=False,
+        )
+    )
+    return builder.sign(root_key, signature_hash(root_key))
+
+
+def build_tsa(
+    public_key: PublicKey, issuing: x509.Certificate, issuing_key: PrivateKey, now: datetime
+) -> x509.Certificate:
+    builder = (
+        _base(platform_name(profile.TSA_CN), public_key, issuing, now, profile.TSA_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
+        # RFC 3161 §2.3: the TSA certificate MUST carry exactly this EKU, marked critical.
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        .add_extension(_policies(profile.POLICY_TIMESTAMPING), critical=False)
+    )
+    return _revocation_pointers(builder).sign(issuing_key, signature_hash(issuing_key))
+
+
+def build_ocsp_responder(
+    public_key: PublicKey, issuing: x509.Certificate, issuing_key: PrivateKey, now: datetime
+) -> x509.Certificate:
+    builder = (
+        _base(platform_name(profile.OCSP_CN), public_key, issuing, now, profile.OCSP_RESPONDER_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+        # RFC 6960 §4.2.2.2.1: relying parties need not check the responder's own revocation status.
+        .add_extension(x509.OCSPNoCheck(), critical=False)
+        .add_extension(_policies(profile.POLICY_OCSP_RESPONDER), critical=False)
+    )
+    return builder.sign(issuing_key, signature_hash(issuing_key))
+
+
+def build_signer(
+    public_key: PublicKey,
+    *,
+    common_name: str,
+    pseudonym: str,
+    issuing: x509.Certificate,
+    issuing_key: PrivateKey,
+    now: datetime,
+    lifetime: timedelta,
+) -> x509.Certificate:
+    builder = (
+        _base(signer_name(common_name, pseudonym), public_key, issuing, now, lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.EMAIL_PROTECTION, x509.ObjectIdentifier(profile.OID_KP_DOCUMENT_SIGNING)]
+            ),
+            critical=False,
+        )
+        .add_extension(_policies(profile.POLICY_NATURAL_PERSON_SIGNING), critical=False)
+    )
+    return _revocation_pointers(builder).sign(issuing_key, signature_hash(issuing_key))
