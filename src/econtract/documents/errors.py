@@ -1,0 +1,57 @@
+"""Domain errors of the documents app.
+
+Imported by the sandboxed PDF probe as well, so this module must not import Django.
+"""
+
+from __future__ import annotations
+
+NOT_PDF = "not_pdf"
+CORRUPT = "corrupt"
+ENCRYPTED = "encrypted"
+TOO_LARGE = "too_large"
+TOO_MANY_PAGES = "too_many_pages"
+DECOMPRESSION_BOMB = "decompression_bomb"
+PAGE_TREE_LOOP = "page_tree_loop"
+TIMEOUT = "timeout"
+RESOURCE_LIMIT = "resource_limit"
+INVALID_PAGE = "invalid_page"
+
+UNSAFE_PDF_CODES: frozenset[str] = frozenset(
+    {
+        NOT_PDF,
+        CORRUPT,
+        ENCRYPTED,
+        TOO_LARGE,
+        TOO_MANY_PAGES,
+        DECOMPRESSION_BOMB,
+        PAGE_TREE_LOOP,
+        TIMEOUT,
+        RESOURCE_LIMIT,
+        INVALID_PAGE,
+    }
+)
+
+
+class DocumentError(Exception):
+    code = "document_error"
+
+
+class UnsafePdf(DocumentError):
+    """An uploaded PDF was refused; nothing was stored or changed.
+
+    ``code`` is one of :data:`UNSAFE_PDF_CODES` (stable, for API clients and translations);
+    ``detail`` is a short human-readable explanation.
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        if code not in UNSAFE_PDF_CODES:
+            raise ValueError(f"unknown UnsafePdf code {code!r}")
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class FontUnavailable(DocumentError):
+    """No font with Simplified Chinese glyphs could be found or prepared."""
+
+    code = "font_unavailable"
