@@ -1,0 +1,143 @@
+"""The field editor's data: what the page script starts from, and how its answer is read back.
+
+The script works in fractions of the rendered page (origin top-left) and sends PDF points
+(origin at the page box's lower-left, y up), which is what signing.services expects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from econtract.signing.models import Envelope
+from econtract.signing.services import MAX_FIELDS, MAX_PARTIES, FieldSpec, PartySpec
+
+MAX_PAYLOAD_CHARS = 200_000
+
+
+class EditorPayloadError(ValueError):
+    """The editor's answer is not the shape the page script sends."""
+
+
+def page_dimensions(envelope: Envelope) -> list[dict[str, float]]:
+    pages = []
+    for number, (llx, lly, urx, ury) in enumerate(envelope.page_sizes, start=1):
+        pages.append({"number": number, "width": round(urx - llx, 3), "height": round(ury - lly, 3)})
+    return pages
+
+
+def editor_state(envelope: Envelope) -> dict[str, Any]:
+    parties = list(envelope.parties.order_by("order", "id"))
+    index = {party.pk: position for position, party in enumerate(parties)}
+    return {
+        "pages": page_dimensions(envelope),
+        "parties": [{"name": p.name, "email": p.email, "order": p.order} for p in parties],
+        "fields": [
+            {
+                "party": index[f.party_id],
+                "page": f.page,
+                "x": f.x,
+                "y": f.y,
+                "width": f.width,
+                "height": f.height,
+            }
+            for f in envelope.fields.order_by("position")
+            if f.party_id in index
+        ],
+    }
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise EditorPayloadError(f"{what} must be a number")
+    return float(value)
+
+
+def _integer(value: Any, what: str) -> int:
+    number = _number(value, what)
+    if number != int(number):
+        raise EditorPayloadError(f"{what} must be a whole number")
+    return int(number)
+
+
+def _text(value: Any, what: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit:
+        raise EditorPayloadError(f"{what} must be text of at most {limit} characters")
+    return value.strip()
+
+
+def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
+    if not raw or len(raw) > MAX_PAYLOAD_CHARS:
+        raise EditorPayloadError("the editor sent nothing, or too much")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise EditorPayloadError("the editor's answer is not JSON") from exc
+    if not isinstance(data, dict):
+        raise EditorPayloadError("the editor's answer is not an object")
+    raw_parties, raw_fields = data.get("parties", []), data.get("fields", [])
+    if not isinstance(raw_parties, list) or not isinstance(raw_fields, list):
+        raise EditorPayloadError("parties and fields must be lists")
+    if len(raw_parties) > MAX_PARTIES or len(raw_fields) > MAX_FIELDS:
+        raise EditorPayloadError("too many parties or fields")
+    parties = []
+    for number, item in enumerate(raw_parties, start=1):
+        if not isinstance(item, dict):
+            raise EditorPayloadError(f"party {number} is not an object")
+        parties.append(
+            PartySpec(
+                name=_text(item.get("name", ""), f"party {number} name", 200),
+                email=_text(item.get("email", ""), f"party {number} email", 254).lower(),
+                order=_integer(item.get("order", 1), f"party {number} order"),
+            )
+        )
+    fields = []
+    for number, item in enumerate(raw_fields, start=1):
+        if not isinstance(item, dict):
+            raise EditorPayloadError(f"field {number} is not an object")
+        fields.append(
+            FieldSpec(
+                party=_integer(item.get("party"), f"field {number} party"),
+                page=_integer(item.get("page"), f"field {number} page"),
+                x=round(_number(item.get("x"), f"field {number} x"), 2),
+                y=round(_number(item.get("y"), f"field {number} y"), 2),
+                width=round(_number(item.get("width"), f"field {number} width"), 2),
+                height=round(_number(item.get("height"), f"field {number} height"), 2),
+            )
+        )
+    return parties, fields
+
+
+def state_from_payload(envelope: Envelope, raw: str) -> dict[str, Any] | None:
+    """The editor's unsaved answer, to show it again next to an error; None when unreadable."""
+    try:
+        parties, fields = parse_payload(raw)
+    except EditorPayloadError:
+        return None
+    return {
+        "pages": page_dimensions(envelope),
+        "parties": [{"name": p.name, "email": p.email, "order": p.order} for p in parties],
+        "fields": [
+            {"party": f.party, "page": f.page, "x": f.x, "y": f.y, "width": f.width, "height": f.height}
+            for f in fields
+        ],
+    }
+
+
+def field_overlays(envelope: Envelope, fields) -> dict[int, list[dict[str, float]]]:  # type: ignore[no-untyped-def]
+    """Fields as fractions of their page (top-left origin), grouped by page, for read-only overlays."""
+    overlays: dict[int, list[dict[str, float]]] = {}
+    for field in fields:
+        llx, lly, urx, ury = envelope.page_sizes[field.page - 1]
+        width, height = urx - llx, ury - lly
+        overlays.setdefault(field.page, []).append(
+            {
+                "left": field.x / width,
+                "top": 1 - (field.y + field.height) / height,
+                "width": field.width / width,
+                "height": field.height / height,
+                "party": getattr(field.party, "name", ""),
+            }
+        )
+    return overlays

@@ -1,0 +1,108 @@
+"""Domain errors as sentences a person can act on, in the user's language.
+
+Every domain error carries a stable ``code``; the message is chosen by code, and the service's own
+(English) explanation is kept as a detail where it says something the code does not.
+"""
+
+from __future__ import annotations
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+
+from econtract.accounts.errors import AccountError
+from econtract.documents.errors import DocumentError, UnsafePdf
+from econtract.identity.errors import IdentityError, OtpInvalid
+from econtract.pki.errors import PinLocked, PkiError, WrongPin
+from econtract.signing.errors import SigningError
+from econtract.verification.errors import VerificationError
+
+# The exceptions a view turns into a message instead of a server error.
+DOMAIN_ERRORS: tuple[type[Exception], ...] = (
+    SigningError,
+    IdentityError,
+    PkiError,
+    AccountError,
+    DocumentError,
+    VerificationError,
+)
+
+MESSAGES = {
+    # signing
+    "invalid_envelope": gettext_lazy("The envelope is not valid."),
+    "envelope_not_editable": gettext_lazy("Only a draft can be changed."),
+    "envelope_closed": gettext_lazy("This envelope is closed."),
+    "envelope_expired": gettext_lazy("The signing deadline has passed."),
+    "not_your_turn": gettext_lazy("It is not your turn yet: earlier parties have not signed."),
+    "already_signed": gettext_lazy("This party has already signed."),
+    "not_this_party": gettext_lazy("You may not act for this party or envelope."),
+    "link_invalid": gettext_lazy("This signing link is not valid or has expired."),
+    "concurrent_update": gettext_lazy(
+        "Someone else changed this envelope at the same moment; please try again."
+    ),
+    # uploads
+    "not_pdf": gettext_lazy("The file is not a PDF."),
+    "corrupt": gettext_lazy("The PDF is damaged and cannot be read."),
+    "encrypted": gettext_lazy("The PDF is encrypted or password-protected."),
+    "too_large": gettext_lazy("The file is larger than the upload limit."),
+    "too_many_pages": gettext_lazy("The PDF has too many pages."),
+    "decompression_bomb": gettext_lazy("The PDF expands to an unreasonable size."),
+    "page_tree_loop": gettext_lazy("The PDF's page tree is malformed."),
+    "timeout": gettext_lazy("The PDF took too long to check."),
+    "resource_limit": gettext_lazy("The PDF needs too many resources to check."),
+    "invalid_page": gettext_lazy("The PDF contains a page that cannot be read."),
+    "font_unavailable": gettext_lazy("No font for Chinese text is available on the server."),
+    # willingness checks and key custody
+    "otp_invalid": gettext_lazy("The code is wrong."),
+    "otp_expired": gettext_lazy("The code has expired or was tried too often; request a new one."),
+    "otp_required": gettext_lazy("Request a code first (or the code was already used)."),
+    "otp_rate_limited": gettext_lazy("A code was sent moments ago; please wait before requesting another."),
+    "weak_pin": gettext_lazy("The PIN must be 6 to 12 digits."),
+    "current_pin_required": gettext_lazy("Enter your current PIN to change it."),
+    "no_signing_key": gettext_lazy("You have no signing key yet: set a signing PIN first."),
+    "certificate_revoked": gettext_lazy("Your signing certificate has been revoked."),
+    "certificate_expired": gettext_lazy("Your signing certificate has expired."),
+    "pki_not_initialised": gettext_lazy("The platform's certificate authority is not initialised."),
+    # accounts
+    "invalid_api_key": gettext_lazy("Unknown or revoked API key."),
+    "email_not_verified": gettext_lazy("Your email address is not verified."),
+}
+
+# Codes whose service message names the exact problem (which field, which party, which state).
+WITH_DETAIL = frozenset({"invalid_envelope", "envelope_closed", "not_this_party", "envelope_not_editable"})
+
+
+def error_message(exc: Exception) -> str:
+    """One sentence for the person in front of the page."""
+    if isinstance(exc, WrongPin):
+        return ngettext(
+            "Wrong PIN. %(count)d attempt left before your signing key locks.",
+            "Wrong PIN. %(count)d attempts left before your signing key locks.",
+            exc.remaining_attempts,
+        ) % {"count": exc.remaining_attempts}
+    if isinstance(exc, PinLocked):
+        until = formats.date_format(timezone.localtime(exc.locked_until), "DATETIME_FORMAT")
+        return _("Too many wrong PINs: your signing key is locked until %(until)s.") % {"until": until}
+    if isinstance(exc, OtpInvalid):
+        if exc.remaining_attempts <= 0:
+            return _("The code is wrong and no attempts are left; request a new code.")
+        return ngettext(
+            "The code is wrong. %(count)d attempt left.",
+            "The code is wrong. %(count)d attempts left.",
+            exc.remaining_attempts,
+        ) % {"count": exc.remaining_attempts}
+    code = getattr(exc, "code", "")
+    if isinstance(exc, UnsafePdf):
+        reason = MESSAGES.get(code, code)
+        return _("The file was refused: %(reason)s (%(detail)s) Nothing was stored.") % {
+            "reason": reason,
+            "detail": exc.detail,
+        }
+    if isinstance(exc, VerificationError) and not code:
+        return _("The file could not be read as a signed PDF: %(detail)s") % {"detail": str(exc)}
+    message = MESSAGES.get(code)
+    if message is None:
+        return _("The action failed: %(detail)s") % {"detail": str(exc) or code or exc.__class__.__name__}
+    if code in WITH_DETAIL and str(exc):
+        return f"{message} ({exc})"
+    return str(message)

@@ -1,0 +1,199 @@
+"""Forms of the web UI. They check shape only; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from econtract.accounts.models import Organization
+
+PIN_MIN_DIGITS = 6
+PIN_MAX_DIGITS = 12  # pki.custody accepts 6 to 12 digits
+
+
+def _digits(value: str, label: str, *, minimum: int, maximum: int) -> str:
+    value = (value or "").strip()
+    if not value.isdigit() or not minimum <= len(value) <= maximum:
+        raise forms.ValidationError(
+            _("%(label)s must be %(min)d to %(max)d digits."),
+            params={"label": label, "min": minimum, "max": maximum},
+        )
+    return value
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=256)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class RegisterEmailForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+class RegisterCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the email"), max_length=6, widget=forms.TextInput(attrs={"inputmode": "numeric"})
+    )
+
+    def clean_code(self) -> str:
+        return _digits(self.cleaned_data["code"], str(_("The code")), minimum=6, maximum=6)
+
+
+class RegisterAccountForm(forms.Form):
+    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=256)
+    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, max_length=256)
+
+    def clean_full_name(self) -> str:
+        name = self.cleaned_data["full_name"].strip()
+        if not name:
+            raise forms.ValidationError(_("A name is required."))
+        return name
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        password, again = data.get("password"), data.get("password2")
+        if password and again and password != again:
+            self.add_error("password2", _("The two passwords differ."))
+        elif password:
+            try:
+                password_validation.validate_password(password)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
+class EnvelopeForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=300)
+    document = forms.FileField(
+        label=_("PDF document"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
+    )
+    deadline = forms.DateTimeField(
+        label=_("Signing deadline (optional)"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    organization = forms.ModelChoiceField(
+        label=_("Send as"), queryset=Organization.objects.none(), empty_label=None, required=True
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = Organization.objects.filter(memberships__user=user).order_by(
+            "kind", "name"
+        )
+
+    def clean_deadline(self):  # type: ignore[no-untyped-def]
+        deadline = self.cleaned_data.get("deadline")
+        if deadline is not None and deadline <= timezone.now():
+            raise forms.ValidationError(_("The deadline must be in the future."))
+        return deadline
+
+    def clean_document(self):  # type: ignore[no-untyped-def]
+        document = self.cleaned_data["document"]
+        if document.size > settings.ECONTRACT_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than the upload limit."))
+        return document
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class PinSetupForm(forms.Form):
+    """A new signing PIN, typed twice; `current_pin` only when one already exists."""
+
+    current_pin = forms.CharField(
+        label=_("Current PIN"),
+        required=False,
+        max_length=32,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    pin = forms.CharField(
+        label=_("New signing PIN"),
+        max_length=32,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "new-password"}),
+    )
+    pin2 = forms.CharField(
+        label=_("New signing PIN again"),
+        max_length=32,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, needs_current: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if needs_current:
+            self.fields["current_pin"].required = True
+        else:
+            del self.fields["current_pin"]
+
+    def clean_pin(self) -> str:
+        return _digits(
+            self.cleaned_data["pin"], str(_("The PIN")), minimum=PIN_MIN_DIGITS, maximum=PIN_MAX_DIGITS
+        )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("pin") and data.get("pin2") is not None and data["pin"] != data["pin2"].strip():
+            self.add_error("pin2", _("The two PINs differ."))
+        return data
+
+
+class SignForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from the email"),
+        max_length=6,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    pin = forms.CharField(
+        label=_("Signing PIN"),
+        max_length=32,
+        widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+    def clean_code(self) -> str:
+        return _digits(self.cleaned_data["code"], str(_("The code")), minimum=6, maximum=6)
+
+    def clean_pin(self) -> str:
+        return (self.cleaned_data["pin"] or "").strip()
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=_("Key name"), max_length=100, initial="default")
+    organization = forms.ModelChoiceField(
+        label=_("Organisation"), queryset=Organization.objects.none(), empty_label=None
+    )
+
+    def __init__(self, *args, user, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = Organization.objects.filter(memberships__user=user).order_by(
+            "kind", "name"
+        )
+
+
+class VerifyForm(forms.Form):
+    document = forms.FileField(
+        label=_("Signed PDF"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
+    )
+
+    def clean_document(self):  # type: ignore[no-untyped-def]
+        document = self.cleaned_data["document"]
+        if document.size > settings.ECONTRACT_MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than the upload limit."))
+        return document

@@ -1,0 +1,17 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from econtract.demo import build_demo
+
+
+class Command(BaseCommand):
+    help = "Create the demo enterprise, two users with passwords and PINs, an API key and a signed sample."
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        call_command("migrate", interactive=False, verbosity=0)
+        result = build_demo()
+        self.stdout.write("Demo data (for trying econtract locally; never use these accounts in production):")
+        for user in result.users:
+            self.stdout.write(f"  email={user.email}  password={user.password}  PIN={user.pin}")
+        self.stdout.write(f"API key ({result.users[0].email}): {result.api_key}")
+        self.stdout.write(f"Signed sample contract: {result.sample_path}")

@@ -1,0 +1,48 @@
+import logging
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from econtract.pki.services import ensure_platform_pki, root_certificate
+
+
+class Command(BaseCommand):
+    help = "Migrate, initialise the CA and TSA on first start, and serve the platform (waitress, threaded)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--init-only", action="store_true", help="migrate and initialise, then exit")
+
+    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+        call_command("migrate", interactive=False, verbosity=0)
+        ensure_platform_pki()
+        root = root_certificate()
+        self.stdout.write(f"data directory: {settings.DATA_DIR}")
+        self.stdout.write(f"root CA SHA-256 fingerprint: {root.sha256.hex(':').upper() if root else '?'}")
+        if options["init_only"]:
+            return
+        from waitress import serve
+
+        from econtract.wsgi import application
+
+        url = f"http://{options['host']}:{options['port']}"
+        if url.rstrip("/") != settings.BASE_URL:
+            self.stderr.write(
+                f"warning: ECONTRACT_BASE_URL is {settings.BASE_URL} but the server listens on {url}; "
+                "certificates carry OCSP/CRL addresses under ECONTRACT_BASE_URL."
+            )
+        self.stdout.write(
+            f"econtract is running at {settings.BASE_URL}/  (API docs: {settings.BASE_URL}/api/docs)"
+        )
+        self.stdout.flush()
+        logging.getLogger("waitress").setLevel(logging.WARNING)
+        serve(
+            application,
+            host=options["host"],
+            port=options["port"],
+            threads=options["threads"],
+            ident="econtract",
+        )

@@ -1,0 +1,305 @@
+/* The field editor: parties as rows, signature boxes drawn on page images.
+ *
+ * Boxes live in fractions of their page (origin top-left) while editing, so they follow the
+ * image at any screen width. On save they become PDF points, origin at the page box's lower-left
+ * with y pointing up, which is what the server stores.
+ */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("editor-form");
+  if (!form) return;
+
+  var state = JSON.parse(document.getElementById("editor-state").textContent);
+  var rowsEl = document.getElementById("party-rows");
+  var rowTemplate = document.getElementById("party-row-template");
+  var notice = document.getElementById("editor-notice");
+  var payload = document.getElementById("editor-payload");
+  var sendForm = document.getElementById("send-form");
+
+  var COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d"];
+  var MIN_W = 20, MIN_H = 10; // points: the smallest box the server accepts
+  var DEFAULT_W = 160, DEFAULT_H = 50; // points: what a plain click places
+
+  var parties = []; // {key, row}
+  var boxes = []; // {partyKey, page, el, fx, fy, fw, fh}
+  var activeKey = null;
+  var nextKey = 1;
+  var dirty = false;
+  var gesture = null;
+
+  var pages = {};
+  Array.prototype.forEach.call(document.querySelectorAll(".editor-pages .page"), function (el) {
+    pages[el.dataset.page] = {
+      el: el,
+      canvas: el.querySelector(".page-canvas"),
+      w: parseFloat(el.dataset.width),
+      h: parseFloat(el.dataset.height),
+    };
+  });
+
+  function clamp(value, low, high) { return Math.min(Math.max(value, low), high); }
+  function round2(value) { return Math.round(value * 100) / 100; }
+  function markDirty() { dirty = true; }
+  function partyIndex(key) {
+    for (var i = 0; i < parties.length; i++) if (parties[i].key === key) return i;
+    return -1;
+  }
+  function colorOf(key) { return COLORS[Math.max(partyIndex(key), 0) % COLORS.length]; }
+  function nameOf(key) {
+    var party = parties[partyIndex(key)];
+    var name = party ? party.row.querySelector(".party-name").value.trim() : "";
+    return name || "#" + (partyIndex(key) + 1);
+  }
+  function showNotice(text) {
+    notice.textContent = text;
+    notice.hidden = !text;
+  }
+
+  /* --- parties ------------------------------------------------------------------------------ */
+
+  function setActive(key) {
+    activeKey = key;
+    parties.forEach(function (party) {
+      party.row.querySelector(".party-active").checked = party.key === key;
+      party.row.classList.toggle("active", party.key === key);
+    });
+    if (key !== null) showNotice("");
+  }
+
+  function addParty(data) {
+    var key = nextKey++;
+    var row = rowTemplate.content.firstElementChild.cloneNode(true);
+    row.dataset.key = String(key);
+    row.querySelector(".party-name").value = data.name || "";
+    row.querySelector(".party-email").value = data.email || "";
+    row.querySelector(".party-order").value = String(data.order || parties.length + 1);
+    var radio = row.querySelector(".party-active");
+    radio.value = String(key);
+    radio.addEventListener("change", function () { setActive(key); });
+    row.querySelector(".party-name").addEventListener("input", function () { refresh(); markDirty(); });
+    row.querySelector(".party-email").addEventListener("input", markDirty);
+    row.querySelector(".party-order").addEventListener("input", markDirty);
+    row.querySelector(".party-remove").addEventListener("click", function () { removeParty(key); });
+    rowsEl.appendChild(row);
+    parties.push({ key: key, row: row });
+    return key;
+  }
+
+  function removeParty(key) {
+    boxes.filter(function (box) { return box.partyKey === key; }).forEach(removeBox);
+    var index = partyIndex(key);
+    if (index < 0) return;
+    parties[index].row.remove();
+    parties.splice(index, 1);
+    if (activeKey === key) setActive(parties.length ? parties[0].key : null);
+    refresh();
+    markDirty();
+  }
+
+  /* --- boxes -------------------------------------------------------------------------------- */
+
+  function place(box) {
+    box.el.style.left = box.fx * 100 + "%";
+    box.el.style.top = box.fy * 100 + "%";
+    box.el.style.width = box.fw * 100 + "%";
+    box.el.style.height = box.fh * 100 + "%";
+  }
+
+  function paint(box) {
+    var color = colorOf(box.partyKey);
+    box.el.style.borderColor = color;
+    box.el.style.color = color;
+    box.el.querySelector(".box-label").textContent = nameOf(box.partyKey);
+  }
+
+  function addBox(partyKey, pageNumber, fx, fy, fw, fh) {
+    var page = pages[pageNumber];
+    var el = document.createElement("div");
+    el.className = "box";
+    el.tabIndex = 0;
+    el.innerHTML = '<span class="box-label"></span><button type="button" class="box-delete" aria-label="delete">×</button><span class="box-handle"></span>';
+    var box = { partyKey: partyKey, page: String(pageNumber), el: el, fx: fx, fy: fy, fw: fw, fh: fh };
+    el.querySelector(".box-delete").addEventListener("click", function (event) {
+      event.stopPropagation();
+      removeBox(box);
+      refresh();
+      markDirty();
+    });
+    el.addEventListener("keydown", function (event) {
+      if (event.key === "Delete" || event.key === "Backspace") {
+        event.preventDefault();
+        removeBox(box);
+        refresh();
+        markDirty();
+      }
+    });
+    page.canvas.appendChild(el);
+    boxes.push(box);
+    place(box);
+    paint(box);
+    return box;
+  }
+
+  function removeBox(box) {
+    var index = boxes.indexOf(box);
+    if (index >= 0) boxes.splice(index, 1);
+    box.el.remove();
+  }
+
+  function refresh() {
+    parties.forEach(function (party) {
+      party.row.querySelector(".swatch").style.background = colorOf(party.key);
+      var count = boxes.filter(function (box) { return box.partyKey === party.key; }).length;
+      party.row.querySelector(".party-count").textContent = count ? "▭ " + count : "";
+    });
+    boxes.forEach(paint);
+  }
+
+  /* --- pointer gestures: draw, move, resize --------------------------------------------------- */
+
+  function fraction(page, event) {
+    var rect = page.canvas.getBoundingClientRect();
+    return {
+      x: clamp((event.clientX - rect.left) / rect.width, 0, 1),
+      y: clamp((event.clientY - rect.top) / rect.height, 0, 1),
+    };
+  }
+
+  function boxOf(element) {
+    for (var i = 0; i < boxes.length; i++) if (boxes[i].el === element) return boxes[i];
+    return null;
+  }
+
+  function onDown(event) {
+    if (event.button !== 0 || event.target.closest(".box-delete")) return;
+    var page = pages[event.currentTarget.dataset.page];
+    var point = fraction(page, event);
+    var boxEl = event.target.closest(".box");
+    if (boxEl) {
+      var box = boxOf(boxEl);
+      var kind = event.target.closest(".box-handle") ? "resize" : "move";
+      gesture = { kind: kind, page: page, box: box, origin: point, start: { fx: box.fx, fy: box.fy, fw: box.fw, fh: box.fh } };
+      boxEl.focus();
+    } else {
+      if (activeKey === null) {
+        showNotice(notice.dataset.noParty);
+        return;
+      }
+      var drawn = addBox(activeKey, event.currentTarget.dataset.page, point.x, point.y, 0, 0);
+      gesture = { kind: "draw", page: page, box: drawn, origin: point };
+    }
+    page.canvas.setPointerCapture(event.pointerId);
+    event.preventDefault();
+  }
+
+  function onMove(event) {
+    if (!gesture) return;
+    var point = fraction(gesture.page, event);
+    var box = gesture.box, start = gesture.start, origin = gesture.origin;
+    var minW = MIN_W / gesture.page.w, minH = MIN_H / gesture.page.h;
+    if (gesture.kind === "draw") {
+      box.fx = Math.min(origin.x, point.x);
+      box.fy = Math.min(origin.y, point.y);
+      box.fw = Math.abs(point.x - origin.x);
+      box.fh = Math.abs(point.y - origin.y);
+    } else if (gesture.kind === "move") {
+      box.fx = clamp(start.fx + point.x - origin.x, 0, 1 - box.fw);
+      box.fy = clamp(start.fy + point.y - origin.y, 0, 1 - box.fh);
+    } else {
+      box.fw = clamp(start.fw + point.x - origin.x, minW, 1 - box.fx);
+      box.fh = clamp(start.fh + point.y - origin.y, minH, 1 - box.fy);
+    }
+    place(box);
+  }
+
+  function onUp() {
+    if (!gesture) return;
+    var box = gesture.box, page = gesture.page;
+    if (gesture.kind === "draw") {
+      if (box.fw * page.w < MIN_W || box.fh * page.h < MIN_H) {
+        // A click (or a sliver) places a box of the usual size at that spot.
+        box.fw = Math.min(DEFAULT_W / page.w, 1);
+        box.fh = Math.min(DEFAULT_H / page.h, 1);
+        box.fx = clamp(gesture.origin.x, 0, 1 - box.fw);
+        box.fy = clamp(gesture.origin.y, 0, 1 - box.fh);
+      }
+      place(box);
+    }
+    gesture = null;
+    refresh();
+    markDirty();
+  }
+
+  Object.keys(pages).forEach(function (number) {
+    var el = pages[number].canvas;
+    el.dataset.page = number;
+    el.addEventListener("pointerdown", onDown);
+    el.addEventListener("pointermove", onMove);
+    el.addEventListener("pointerup", onUp);
+    el.addEventListener("pointercancel", onUp);
+  });
+
+  /* --- start and save ----------------------------------------------------------------------- */
+
+  var keys = (state.parties || []).map(addParty);
+  if (!keys.length) keys.push(addParty({}));
+  (state.fields || []).forEach(function (field) {
+    var page = pages[String(field.page)];
+    var key = keys[field.party];
+    if (!page || key === undefined) return;
+    addBox(key, field.page, field.x / page.w, 1 - (field.y + field.height) / page.h, field.width / page.w, field.height / page.h);
+  });
+  setActive(keys[0]);
+  refresh();
+
+  document.getElementById("add-party").addEventListener("click", function () {
+    var key = addParty({});
+    setActive(key);
+    refresh();
+    markDirty();
+    parties[partyIndex(key)].row.querySelector(".party-name").focus();
+  });
+
+  form.addEventListener("submit", function () {
+    var index = {};
+    var partyList = parties.map(function (party, position) {
+      index[party.key] = position;
+      return {
+        name: party.row.querySelector(".party-name").value.trim(),
+        email: party.row.querySelector(".party-email").value.trim(),
+        order: parseInt(party.row.querySelector(".party-order").value, 10) || 1,
+      };
+    });
+    var fieldList = boxes.map(function (box) {
+      var page = pages[box.page];
+      return {
+        party: index[box.partyKey],
+        page: parseInt(box.page, 10),
+        x: round2(Math.max(box.fx * page.w, 0)),
+        y: round2(Math.max((1 - box.fy - box.fh) * page.h, 0)),
+        width: round2(box.fw * page.w),
+        height: round2(box.fh * page.h),
+      };
+    });
+    payload.value = JSON.stringify({ parties: partyList, fields: fieldList });
+    dirty = false;
+  });
+
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  if (sendForm) {
+    sendForm.addEventListener("submit", function (event) {
+      if (dirty) {
+        event.preventDefault();
+        showNotice(form.dataset.unsaved);
+        notice.scrollIntoView({ block: "center" });
+      }
+    });
+  }
+})();

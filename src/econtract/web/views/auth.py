@@ -1,0 +1,215 @@
+"""Log in, log out, and register with an email proven by a one-time code."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth import authenticate, login, logout
+from django.core.cache import cache
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from econtract.accounts.models import User
+from econtract.accounts.services import create_personal_account
+from econtract.identity import services as otp_service
+from econtract.identity.errors import IdentityError
+from econtract.identity.models import OtpChallenge
+from econtract.notifications.services import send_email
+from econtract.web.errors import error_message
+from econtract.web.forms import LoginForm, RegisterAccountForm, RegisterCodeForm, RegisterEmailForm
+from econtract.web.views.common import safe_next
+
+# Failed logins are counted per email and per client address; past the limit the form refuses to try.
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_MAX_FAILURES_PER_EMAIL = 10
+LOGIN_MAX_FAILURES_PER_ADDRESS = 50
+REGISTER_SESSION_KEY = "web_register"
+# A proven email must be turned into an account within this time, or proven again.
+REGISTER_PROOF_LIFETIME = timedelta(minutes=30)
+
+
+def _failure_keys(request: HttpRequest, email: str) -> list[tuple[str, int]]:
+    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
+    address = request.META.get("REMOTE_ADDR") or "unknown"
+    return [
+        (f"web:login-fail:email:{digest}", LOGIN_MAX_FAILURES_PER_EMAIL),
+        (f"web:login-fail:addr:{address}", LOGIN_MAX_FAILURES_PER_ADDRESS),
+    ]
+
+
+def _login_blocked(request: HttpRequest, email: str) -> bool:
+    return any((cache.get(key) or 0) >= limit for key, limit in _failure_keys(request, email))
+
+
+def _count_failure(request: HttpRequest, email: str) -> None:
+    for key, _limit in _failure_keys(request, email):
+        if not cache.add(key, 1, timeout=int(LOGIN_WINDOW.total_seconds())):
+            try:
+                cache.incr(key)
+            except ValueError:
+                cache.set(key, 1, timeout=int(LOGIN_WINDOW.total_seconds()))
+
+
+@require_http_methods(["GET", "POST"])
+def login_view(request: HttpRequest) -> HttpResponse:
+    next_url = safe_next(
+        request, request.POST.get("next") or request.GET.get("next"), reverse("web:dashboard")
+    )
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect(next_url)
+    if request.method == "POST":
+        form = LoginForm(request.POST)
+        if form.is_valid():
+            email, password = form.cleaned_data["email"], form.cleaned_data["password"]
+            if _login_blocked(request, email):
+                form.add_error(None, _("Too many failed attempts. Wait 15 minutes and try again."))
+            else:
+                user = authenticate(request, username=email, password=password)
+                if user is None:
+                    _count_failure(request, email)
+                    form.add_error(None, _("Email or password is wrong."))
+                else:
+                    login(request, user)
+                    return redirect(next_url)
+    else:
+        form = LoginForm(initial={"email": request.GET.get("email", "")})
+    register_url = reverse("web:register")
+    return render(request, "web/login.html", {"form": form, "next": next_url, "register_url": register_url})
+
+
+@require_http_methods(["GET", "POST"])
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        logout(request)
+        messages.info(request, _("You have logged out."))
+        return redirect("web:login")
+    return redirect("web:dashboard")
+
+
+def _otp_subject(email: str) -> str:
+    """OtpChallenge.subject holds 64 characters; a longer address is represented by its digest."""
+    return email if len(email) <= 64 else hashlib.sha256(email.encode()).hexdigest()
+
+
+def _start_registration(request: HttpRequest, email: str) -> None:
+    if User.objects.filter(email__iexact=email).exists():
+        # Same answer on the page as for a new address, so the form does not reveal who has an account.
+        # At most one notice per address every ten minutes, so the form cannot be used to flood an inbox.
+        notice_key = "web:register-notice:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+        if not cache.add(notice_key, 1, timeout=600):
+            return
+        send_email(
+            [email],
+            "Registration attempt / 注册尝试",
+            "Someone (perhaps you) tried to register a new econtract account with this email address, which "
+            "already has an account. Log in instead; if it was not you, ignore this message.\n\n"
+            "有人（也许是您）尝试用此邮箱注册新账户，但该邮箱已有账户。请直接登录；如非本人操作，请忽略此邮件。\n",
+        )
+        return
+    otp_service.issue_otp(
+        purpose=OtpChallenge.Purpose.VERIFY_EMAIL,
+        subject=_otp_subject(email),
+        destination=email,
+        user=None,
+        # Emails are bilingual like every other platform email: the reader's language is not known yet.
+        subject_line="Your econtract registration code / 注册验证码",
+        intro="Your code to confirm this email address for econtract is / 您的邮箱验证码是:",
+    )
+
+
+def _proof_is_fresh(state: dict) -> bool:
+    verified_at = state.get("verified_at")
+    if not state.get("verified") or not verified_at:
+        return False
+    return timezone.now().timestamp() - float(verified_at) < REGISTER_PROOF_LIFETIME.total_seconds()
+
+
+@require_http_methods(["GET", "POST"])
+def register_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("web:dashboard")
+    state: dict = request.session.get(REGISTER_SESSION_KEY) or {}
+    if request.method == "GET" and (request.GET.get("restart") or request.GET.get("email")):
+        state = {}
+    if request.GET.get("next"):
+        state["next"] = safe_next(request, request.GET.get("next"), "")
+    email_form = RegisterEmailForm(initial={"email": request.GET.get("email", "")})
+    code_form = RegisterCodeForm()
+    account_form = RegisterAccountForm()
+
+    step = request.POST.get("step") if request.method == "POST" else None
+    if step in ("email", "resend"):
+        email_form = RegisterEmailForm(request.POST if step == "email" else {"email": state.get("email", "")})
+        if email_form.is_valid():
+            email = email_form.cleaned_data["email"]
+            state = {"email": email, "verified": False, "next": state.get("next", "")}
+            try:
+                _start_registration(request, email)
+                messages.info(request, _("We sent a 6-digit code to %(email)s.") % {"email": email})
+            except IdentityError as exc:
+                messages.error(request, error_message(exc))
+    elif step == "code" and state.get("email"):
+        code_form = RegisterCodeForm(request.POST)
+        if code_form.is_valid():
+            try:
+                otp_service.check_otp(
+                    purpose=OtpChallenge.Purpose.VERIFY_EMAIL,
+                    subject=_otp_subject(state["email"]),
+                    code=code_form.cleaned_data["code"],
+                )
+            except IdentityError as exc:
+                code_form.add_error("code", error_message(exc))
+            else:
+                state.update(verified=True, verified_at=timezone.now().timestamp())
+    elif step == "account" and state.get("email"):
+        if not _proof_is_fresh(state):
+            state = {"next": state.get("next", "")}
+            messages.error(request, _("Confirming your email took too long; please start again."))
+        else:
+            account_form = RegisterAccountForm(request.POST)
+            if account_form.is_valid():
+                try:
+                    user = create_personal_account(
+                        state["email"],
+                        account_form.cleaned_data["password"],
+                        account_form.cleaned_data["full_name"],
+                        email_verified=True,
+                    )
+                except IntegrityError:
+                    account_form.add_error(
+                        None, _("An account with this email already exists. Log in instead.")
+                    )
+                else:
+                    request.session.pop(REGISTER_SESSION_KEY, None)
+                    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                    messages.success(
+                        request, _("Welcome, %(name)s. Your account is ready.") % {"name": user.full_name}
+                    )
+                    return redirect(safe_next(request, state.get("next"), reverse("web:dashboard")))
+
+    request.session[REGISTER_SESSION_KEY] = state
+    if state.get("verified") and _proof_is_fresh(state):
+        stage = "account"
+    elif state.get("email"):
+        stage = "code"
+    else:
+        stage = "email"
+    return render(
+        request,
+        "web/register.html",
+        {
+            "stage": stage,
+            "email": state.get("email", ""),
+            "email_form": email_form,
+            "code_form": code_form,
+            "account_form": account_form,
+            "login_url": reverse("web:login"),
+        },
+    )

@@ -1,0 +1,226 @@
+"""The sender's pages: the list, a new envelope, the field editor, sending, the detail and audit trail."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from econtract.accounts.services import primary_organization
+from econtract.documents.errors import UnsafePdf
+from econtract.evidence.models import Event
+from econtract.signing import services
+from econtract.signing.models import Envelope, Party
+from econtract.web import editor
+from econtract.web.errors import DOMAIN_ERRORS, error_message
+from econtract.web.events import describe_event
+from econtract.web.forms import EnvelopeForm, VoidForm
+from econtract.web.pageimages import page_png
+from econtract.web.views.common import is_member, request_context, visible_envelope
+
+DASHBOARD_LIMIT = 200
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    envelopes = (
+        Envelope.objects.visible_to(request.user).select_related("organization").prefetch_related("parties")
+    )
+    status = request.GET.get("status", "")
+    if status in Envelope.Status.values:
+        envelopes = envelopes.filter(status=status)
+    user = request.user
+    rows = []
+    for envelope in envelopes[:DASHBOARD_LIMIT]:
+        parties = list(envelope.parties.all())
+        mine = [p for p in parties if services.user_may_act_as(p, user)]
+        rows.append(
+            {
+                "envelope": envelope,
+                "parties": parties,
+                "signed": sum(1 for p in parties if p.status == Party.Status.SIGNED),
+                "awaiting_me": envelope.status == Envelope.Status.SENT
+                and any(p.status == Party.Status.READY for p in mine),
+            }
+        )
+    return render(
+        request,
+        "web/dashboard.html",
+        {"rows": rows, "status": status, "statuses": Envelope.Status.choices},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def envelope_new(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    if request.method == "POST":
+        form = EnvelopeForm(request.POST, request.FILES, user=user)
+        if form.is_valid():
+            upload = form.cleaned_data["document"]
+            try:
+                envelope = services.create_envelope(
+                    organization=form.cleaned_data["organization"],
+                    created_by=user,
+                    title=form.cleaned_data["title"],
+                    pdf=upload.read(),
+                    deadline=form.cleaned_data["deadline"],
+                    context=request_context(request),
+                )
+            except UnsafePdf as exc:
+                form.add_error("document", error_message(exc))
+            except DOMAIN_ERRORS as exc:
+                form.add_error(None, error_message(exc))
+            else:
+                messages.success(
+                    request, _("The document was uploaded. Now add the parties and their signature boxes.")
+                )
+                return redirect("web:envelope_edit", pk=envelope.pk)
+    else:
+        form = EnvelopeForm(user=user, initial={"organization": primary_organization(user)})
+    return render(request, "web/envelope_new.html", {"form": form})
+
+
+def _member_envelope(request: HttpRequest, pk: object) -> Envelope:
+    envelope = visible_envelope(request, pk)
+    if not is_member(envelope, request.user):
+        raise PermissionDenied
+    return envelope
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def envelope_edit(request: HttpRequest, pk: object) -> HttpResponse:
+    envelope = _member_envelope(request, pk)
+    if envelope.status != Envelope.Status.DRAFT:
+        messages.info(request, _("Only a draft can be edited."))
+        return redirect("web:envelope_detail", pk=envelope.pk)
+    state = editor.editor_state(envelope)
+    status = 200
+    if request.method == "POST":
+        raw = request.POST.get("payload", "")
+        try:
+            parties, fields = editor.parse_payload(raw)
+            services.replace_recipients(
+                envelope, parties=parties, fields=fields, user=request.user, context=request_context(request)
+            )
+        except editor.EditorPayloadError as exc:
+            messages.error(request, _("The editor sent something unexpected: %(detail)s") % {"detail": exc})
+            status = 400
+        except DOMAIN_ERRORS as exc:
+            messages.error(request, error_message(exc))
+            state = editor.state_from_payload(envelope, raw) or state
+            status = 400
+        else:
+            messages.success(
+                request,
+                _("Saved: %(parties)d parties, %(fields)d signature boxes.")
+                % {
+                    "parties": len(parties),
+                    "fields": len(fields),
+                },
+            )
+            return redirect("web:envelope_edit", pk=envelope.pk)
+    pages = [
+        {**page, "src": reverse("web:page_image", args=[envelope.pk, 0, page["number"]])}
+        for page in state["pages"]
+    ]
+    return render(
+        request,
+        "web/envelope_edit.html",
+        {"envelope": envelope, "state": state, "pages": pages, "saved_parties": envelope.parties.count()},
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def envelope_send(request: HttpRequest, pk: object) -> HttpResponse:
+    envelope = _member_envelope(request, pk)
+    try:
+        services.send_envelope(envelope, request.user, request_context(request))
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, error_message(exc))
+        if envelope.status == Envelope.Status.DRAFT:
+            return redirect("web:envelope_edit", pk=envelope.pk)
+    else:
+        messages.success(request, _("Sent. The first parties have been emailed their signing links."))
+    return redirect("web:envelope_detail", pk=envelope.pk)
+
+
+@login_required
+@require_POST
+def envelope_void(request: HttpRequest, pk: object) -> HttpResponse:
+    envelope = _member_envelope(request, pk)
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            services.void(
+                envelope, request.user, reason=form.cleaned_data["reason"], context=request_context(request)
+            )
+        except DOMAIN_ERRORS as exc:
+            messages.error(request, error_message(exc))
+        else:
+            messages.success(request, _("The envelope was voided."))
+    return redirect("web:envelope_detail", pk=envelope.pk)
+
+
+@login_required
+@require_GET
+def envelope_detail(request: HttpRequest, pk: object) -> HttpResponse:
+    envelope = visible_envelope(request, pk)
+    member = is_member(envelope, request.user)
+    parties = list(envelope.parties.order_by("order", "id"))
+    events = [
+        describe_event(event, parties)
+        for event in Event.objects.for_subject(envelope).select_related("actor")
+    ]
+    my_parties = [p for p in parties if services.user_may_act_as(p, request.user)]
+    return render(
+        request,
+        "web/envelope_detail.html",
+        {
+            "envelope": envelope,
+            "parties": parties,
+            "events": events,
+            "is_member": member,
+            "can_void": member and not envelope.is_final,
+            "my_parties": my_parties,
+            "current": envelope.current_document(),
+            "field_count": envelope.fields.count(),
+            "void_form": VoidForm(),
+        },
+    )
+
+
+@login_required
+@require_GET
+def envelope_download(request: HttpRequest, pk: object) -> FileResponse:
+    envelope = visible_envelope(request, pk)
+    revision = services.document_for_download(envelope, request_context(request))
+    suffix = "signed" if envelope.status == Envelope.Status.COMPLETED else f"v{revision.version}"
+    filename = f"{envelope.title[:80]}-{suffix}.pdf".replace("/", "_").replace("\\", "_")
+    response = FileResponse(
+        revision.file.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf"
+    )
+    response["X-Document-SHA256"] = revision.sha256
+    return response
+
+
+@login_required
+@require_GET
+def page_image(request: HttpRequest, pk: object, version: int, page: int) -> HttpResponse:
+    envelope = visible_envelope(request, pk)
+    revision = envelope.revisions.filter(version=version).first()
+    if revision is None or not 1 <= page <= envelope.page_count:
+        raise Http404
+    response = HttpResponse(page_png(revision, page), content_type="image/png")
+    # A revision never changes, so neither does its picture.
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    return response

@@ -1,0 +1,208 @@
+"""The signer's page, reached by the personal link: read the document, then the signing ceremony.
+
+The ceremony panel is one template; htmx swaps it after each step, and without JavaScript the same
+forms post and get the whole page back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from econtract.pki import custody
+from econtract.signing import services
+from econtract.signing.errors import LinkInvalid
+from econtract.signing.models import Envelope, Party
+from econtract.web import editor
+from econtract.web.errors import DOMAIN_ERRORS, error_message
+from econtract.web.forms import DeclineForm, PinSetupForm, SignForm
+from econtract.web.views.common import htmx_redirect, is_htmx, request_context
+
+
+def _party(token: str) -> Party | None:
+    try:
+        return services.party_for_link(token)
+    except LinkInvalid:
+        return None
+
+
+def _invalid_link(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/sign_invalid.html", status=404)
+
+
+def _stage(envelope: Envelope, party: Party, user: Any) -> str:
+    if party.status == Party.Status.SIGNED:
+        return "signed"
+    if party.status == Party.Status.DECLINED:
+        return "declined"
+    if envelope.status != Envelope.Status.SENT:
+        return "closed"
+    if party.status != Party.Status.READY:
+        return "waiting"
+    if not hasattr(user, "signer_key"):
+        return "set_pin"
+    return "sign"
+
+
+def _ceremony(request: HttpRequest, token: str, party: Party, **extra: Any) -> dict[str, Any]:
+    party = Party.objects.select_related("envelope", "envelope__organization", "envelope__created_by").get(
+        pk=party.pk
+    )
+    user = request.user
+    if user.is_authenticated:
+        user.refresh_from_db()  # a signing key created a moment ago must show
+    context = {
+        "token": token,
+        "party": party,
+        "envelope": party.envelope,
+        "stage": _stage(party.envelope, party, user),
+        "pin_form": PinSetupForm(),
+        "sign_form": SignForm(),
+        "decline_form": DeclineForm(),
+    }
+    context.update(extra)
+    return context
+
+
+def _page_context(request: HttpRequest, token: str, party: Party, **extra: Any) -> dict[str, Any]:
+    envelope = party.envelope
+    may_act = services.user_may_act_as(party, request.user)
+    here = reverse("web:sign", args=[token])
+    context: dict[str, Any] = {
+        "token": token,
+        "party": party,
+        "envelope": envelope,
+        "may_act": may_act,
+        "login_url": reverse("web:login") + "?" + urlencode({"next": here, "email": party.email}),
+        "register_url": reverse("web:register") + "?" + urlencode({"next": here, "email": party.email}),
+    }
+    if may_act:
+        overlays = editor.field_overlays(envelope, party.fields.select_related("party"))
+        context["pages"] = [
+            {
+                **page,
+                "src": reverse(
+                    "web:page_image", args=[envelope.pk, envelope.current_version, page["number"]]
+                ),
+                "fields": overlays.get(page["number"], []),
+            }
+            for page in editor.page_dimensions(envelope)
+        ]
+        context.update(_ceremony(request, token, party, **extra))
+    return context
+
+
+def _answer(request: HttpRequest, token: str, party: Party, status: int = 200, **extra: Any) -> HttpResponse:
+    """The ceremony panel for htmx, the whole page otherwise."""
+    if is_htmx(request):
+        # htmx leaves 4xx answers unswapped; the panel itself says what went wrong.
+        return render(request, "web/_ceremony.html", _ceremony(request, token, party, **extra))
+    return render(request, "web/sign.html", _page_context(request, token, party, **extra), status=status)
+
+
+def _acting_party(request: HttpRequest, token: str) -> Party:
+    party = _party(token)
+    if party is None or not services.user_may_act_as(party, request.user):
+        raise PermissionDenied
+    return party
+
+
+@require_GET
+def sign_page(request: HttpRequest, token: str) -> HttpResponse:
+    party = _party(token)
+    if party is None:
+        return _invalid_link(request)
+    services.record_link_opened(party, request_context(request))
+    return render(request, "web/sign.html", _page_context(request, token, party))
+
+
+@require_POST
+def sign_pin(request: HttpRequest, token: str) -> HttpResponse:
+    party = _acting_party(request, token)
+    form = PinSetupForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, token, party, status=400, pin_form=form)
+    if hasattr(request.user, "signer_key"):
+        return _answer(request, token, party, notice=_("You already have a signing PIN."))
+    try:
+        custody.set_signing_pin(request.user, form.cleaned_data["pin"])
+    except DOMAIN_ERRORS as exc:
+        form.add_error("pin", error_message(exc))
+        return _answer(request, token, party, status=400, pin_form=form)
+    return _answer(
+        request,
+        token,
+        party,
+        notice=_("Your signing PIN is set. Keep it secret: nobody can sign for you without it."),
+    )
+
+
+@require_POST
+def sign_code(request: HttpRequest, token: str) -> HttpResponse:
+    party = _acting_party(request, token)
+    try:
+        challenge = services.request_signing_code(
+            party.envelope_id, party.pk, request.user, request_context(request)
+        )
+    except DOMAIN_ERRORS as exc:
+        return _answer(request, token, party, status=400, error=error_message(exc))
+    return _answer(
+        request,
+        token,
+        party,
+        code_sent=True,
+        notice=_("We emailed a 6-digit code to %(email)s. It is valid for 5 minutes.")
+        % {"email": challenge.destination},
+    )
+
+
+@require_POST
+def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
+    party = _acting_party(request, token)
+    form = SignForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, token, party, status=400, sign_form=form, code_sent=True)
+    try:
+        envelope = services.sign(
+            party.envelope_id,
+            party.pk,
+            request.user,
+            otp=form.cleaned_data["code"],
+            pin=form.cleaned_data["pin"],
+            context=request_context(request),
+        )
+    except DOMAIN_ERRORS as exc:
+        return _answer(request, token, party, status=400, error=error_message(exc), code_sent=True)
+    if envelope.status == Envelope.Status.COMPLETED:
+        messages.success(request, _("You signed. All parties have signed: the contract is complete."))
+    else:
+        messages.success(request, _("You signed. The remaining parties have been notified."))
+    return htmx_redirect(request, reverse("web:envelope_detail", args=[envelope.pk]))
+
+
+@require_POST
+def sign_decline(request: HttpRequest, token: str) -> HttpResponse:
+    party = _acting_party(request, token)
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        return _answer(request, token, party, status=400, decline_form=form, show_decline=True)
+    try:
+        envelope = services.decline(
+            party.envelope_id,
+            party.pk,
+            request.user,
+            reason=form.cleaned_data["reason"],
+            context=request_context(request),
+        )
+    except DOMAIN_ERRORS as exc:
+        return _answer(request, token, party, status=400, error=error_message(exc))
+    messages.info(request, _("You declined to sign. The sender has been told."))
+    return htmx_redirect(request, reverse("web:envelope_detail", args=[envelope.pk]))

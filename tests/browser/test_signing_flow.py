@@ -1,0 +1,194 @@
+"""The whole flow in a real browser: a sender draws a signature box, a signer signs on a phone-sized screen.
+
+Drives Debian's chromium through Playwright against pytest-django's live server; mail is read from
+the outbox directory, exactly as a person would read it from their inbox.
+"""
+
+from __future__ import annotations
+
+import email
+import io
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from econtract.accounts.services import create_enterprise, create_personal_account
+from econtract.documents.samples import make_contract_pdf
+from econtract.signing.models import Envelope, SignatureField
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+PASSWORD = "correct horse battery"
+PIN = "246810"
+SCREENSHOT = Path("/tmp/econtract-signer-390.png")
+
+
+class Inbox:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _texts(self, to: str) -> list[str]:
+        texts = []
+        for path in sorted(self.directory.glob("*.eml")) if self.directory.exists() else []:
+            message = email.message_from_bytes(path.read_bytes())
+            if to.lower() not in (message.get("To") or "").lower():
+                continue
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    texts.append(part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8"))
+        return texts
+
+    def wait_for(self, to: str, pattern: str, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for text in reversed(self._texts(to)):
+                match = re.search(pattern, text, re.MULTILINE)
+                if match:
+                    return match.group(1)
+            time.sleep(0.1)
+        raise AssertionError(f"no mail to {to} matching {pattern!r}")
+
+
+@pytest.fixture
+def chromium():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(live_server, settings, tmp_path, monkeypatch):
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are plain
+    # sequential queries, so Django's guard against async-unsafe calls does not apply to them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    settings.BASE_URL = live_server.url  # the signing link in the email points here
+    settings.EMAIL_BACKEND = "econtract.notifications.outbox.OutboxEmailBackend"
+    settings.OUTBOX_DIR = tmp_path / "outbox"
+    settings.ECONTRACT_PIN_KDF_MEMORY_KIB = 64
+    settings.ECONTRACT_PIN_KDF_PASSES = 1
+    return live_server.url
+
+
+def log_in(page, email_address: str) -> None:
+    page.fill("#id_email", email_address)
+    page.fill("#id_password", PASSWORD)
+    page.click("form.card button[type=submit]")
+
+
+def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, settings):
+    sender = create_personal_account("sender@acme.test", PASSWORD, "王五 Wang Wu", email_verified=True)
+    create_enterprise("Acme 科技有限公司", sender)
+    signer = create_personal_account("signer@example.test", PASSWORD, "李四 Li Si", email_verified=True)
+    inbox = Inbox(Path(settings.OUTBOX_DIR))
+    pdf = make_contract_pdf("浏览器测试合同 Browser Test", ["甲方 Party A", "乙方 Party B"], pages=2)
+
+    # The sender uploads, adds the signer, draws one box on page 1 by dragging, saves and sends.
+    desk = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = desk.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.set_default_timeout(15_000)
+    page.goto(site + reverse("web:login"))
+    log_in(page, sender.email)
+    page.wait_for_url(site + reverse("web:dashboard"))
+    page.goto(site + reverse("web:envelope_new"))
+    page.fill("#id_title", "浏览器测试合同 Browser Test")
+    page.set_input_files(
+        "#id_document", files=[{"name": "contract.pdf", "mimeType": "application/pdf", "buffer": pdf}]
+    )
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(re.compile(r"/envelopes/[0-9a-f-]+/edit/$"))
+    envelope = Envelope.objects.get()
+
+    page.fill(".party-row .party-name", signer.full_name)
+    page.fill(".party-row .party-email", signer.email)
+    page.wait_for_function(
+        "() => { const img = document.querySelector('.editor-pages .page-canvas img');"
+        " return img && img.complete && img.naturalWidth > 0; }"
+    )
+    canvas = page.locator(".editor-pages .page-canvas").first
+    canvas.evaluate("el => el.scrollIntoView({block: 'end'})")  # the lower part of page 1 must be on screen
+    area = canvas.bounding_box()
+    start = (area["x"] + 0.10 * area["width"], area["y"] + 0.75 * area["height"])
+    end = (area["x"] + 0.45 * area["width"], area["y"] + 0.85 * area["height"])
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+    assert page.locator(".editor-pages .box").count() == 1, errors
+    page.screenshot(path="/tmp/econtract-editor.png", full_page=True)
+    page.click("#editor-save")
+    page.wait_for_selector("#send-button")
+
+    (field,) = SignatureField.objects.filter(envelope=envelope)
+    llx, lly, urx, ury = envelope.page_sizes[0]
+    width, height = urx - llx, ury - lly
+    assert field.page == 1
+    assert field.x == pytest.approx(0.10 * width, abs=3)
+    assert field.width == pytest.approx(0.35 * width, abs=3)
+    assert field.y == pytest.approx(0.15 * height, abs=3)  # the screen's y runs down, the PDF's up
+    assert field.height == pytest.approx(0.10 * height, abs=3)
+
+    page.click("#send-button")
+    page.wait_for_url(site + reverse("web:envelope_detail", args=[envelope.pk]))
+    link = inbox.wait_for(signer.email, r"(https?://\S+/sign/\S+)")
+    assert link.startswith(site)
+
+    # The signer opens the link on a phone, logs in, sets a PIN, asks for a code, and signs.
+    phone = chromium.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
+    mobile = phone.new_page()
+    mobile.set_default_timeout(20_000)
+    mobile.goto(link)
+    mobile.click(".sign-head ~ .card a.button.primary")
+    assert mobile.input_value("#id_email") == signer.email
+    mobile.fill("#id_password", PASSWORD)
+    mobile.click("form.card button[type=submit]")
+    mobile.wait_for_url(link)
+
+    mobile.fill("#ceremony #id_pin", PIN)
+    mobile.fill("#ceremony #id_pin2", PIN)
+    mobile.click("#set-pin")
+    mobile.click("#send-code")
+    mobile.wait_for_selector("#ceremony .alert.info")
+    code = inbox.wait_for(signer.email, r"^\s+(\d{6})\s*$")
+    mobile.fill("#ceremony #id_code", code)
+    mobile.fill("#ceremony #id_pin", PIN)
+    mobile.wait_for_function("() => document.querySelector('.document img').naturalWidth > 0")
+    mobile.screenshot(path=str(SCREENSHOT), full_page=True)
+    mobile.click("#sign-button")
+    mobile.wait_for_url(site + reverse("web:envelope_detail", args=[envelope.pk]), timeout=45_000)
+    assert mobile.inner_text("#envelope-status").strip() in ("completed", "已完成")
+
+    mobile.screenshot(path="/tmp/econtract-detail-390.png", full_page=True)
+    with mobile.expect_download() as download_info:
+        mobile.click("#download")
+    signed = Path(download_info.value.path()).read_bytes()
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    signatures = PdfFileReader(io.BytesIO(signed)).embedded_signatures
+    assert [s.sig_object.get("/Type") for s in signatures].count("/Sig") == 1
+    phone.close()
+    desk.close()
