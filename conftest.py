@@ -1,1 +1,107 @@
-"""Shared pytest fixtures for every app's tests."""
+"""Shared pytest fixtures: users, organisations, API clients and sample PDFs, built through the services."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def embedded_outbox(settings, tmp_path):
+    """Mail goes to the embedded-mode outbox (pytest-django would swap in locmem), one per test."""
+    settings.EMAIL_BACKEND = "econtract.notifications.outbox.OutboxEmailBackend"
+    settings.OUTBOX_DIR = tmp_path / "outbox"
+
+
+@pytest.fixture
+def outbox(settings):
+    """Read the embedded-mode outbox: every email is one .eml file."""
+
+    class Outbox:
+        dir = Path(settings.OUTBOX_DIR)
+
+        def messages(self, to: str | None = None) -> list[email.message.Message]:
+            found = []
+            for path in sorted(self.dir.glob("*.eml")) if self.dir.exists() else []:
+                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                if to is None or to.lower() in (message.get("To") or "").lower():
+                    found.append(message)
+            return found
+
+        def text(self, message: email.message.Message) -> str:
+            for part in message.walk():
+                if part.get_content_type() == "text/plain":
+                    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
+            return ""
+
+        def last_code(self, to: str) -> str:
+            for message in reversed(self.messages(to)):
+                match = re.search(r"^\s+(\d{6})\s*$", self.text(message), re.MULTILINE)
+                if match:
+                    return match.group(1)
+            raise AssertionError(f"no code mailed to {to}")
+
+        def last_link(self, to: str) -> str:
+            for message in reversed(self.messages(to)):
+                match = re.search(r"(https?://\S+/sign/\S+)", self.text(message))
+                if match:
+                    return match.group(1)
+            raise AssertionError(f"no signing link mailed to {to}")
+
+    return Outbox()
+
+
+@pytest.fixture
+def make_user(db):
+    from econtract.accounts.services import create_personal_account
+
+    counter = {"n": 0}
+
+    def make(
+        email: str | None = None,
+        full_name: str = "张三 Zhang San",
+        *,
+        verified: bool = True,
+        password: str = "correct horse battery",
+    ):
+        counter["n"] += 1
+        return create_personal_account(
+            email or f"user{counter['n']}@example.test", password, full_name, email_verified=verified
+        )
+
+    return make
+
+
+@pytest.fixture
+def enterprise(db, make_user):
+    from econtract.accounts.services import create_enterprise
+
+    owner = make_user("owner@acme.test", "王五 Wang Wu")
+    return create_enterprise("Acme 科技有限公司", owner)
+
+
+@pytest.fixture
+def api_client(db):
+    """A Django test client that authenticates with a fresh API key of the given user."""
+    from django.test import Client
+
+    from econtract.accounts.services import create_api_key
+
+    def for_user(user, organization=None) -> Client:
+        _, secret = create_api_key(user, organization)
+        return Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    return for_user
+
+
+@pytest.fixture(scope="session")
+def sample_pdf() -> bytes:
+    from econtract.documents.samples import make_contract_pdf
+
+    return make_contract_pdf(
+        "测试合同 Test Agreement", ["甲方 Party A", "乙方 Party B", "条款 Terms apply."], pages=2
+    )

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "econtract.api.limits.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -138,6 +139,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": FILES_DIR}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -154,11 +156,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 
 # Uploads: a signing service treats every PDF as hostile.
 ECONTRACT_MAX_UPLOAD_BYTES = env_int("ECONTRACT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
+ECONTRACT_MAX_PDF_PAGES = env_int("ECONTRACT_MAX_PDF_PAGES", 2000)
+ECONTRACT_PDF_TIMEOUT_SECONDS = env_int("ECONTRACT_PDF_TIMEOUT_SECONDS", 15)
+ECONTRACT_PDF_MEMORY_BYTES = env_int("ECONTRACT_PDF_MEMORY_BYTES", 768 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ECONTRACT_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Key custody: the key-encryption key. Production must point this outside the data directory.
 ECONTRACT_KEK_FILE = env_str("ECONTRACT_KEK_FILE")
+ECONTRACT_PIN_LOCKOUT_SECONDS = env_int("ECONTRACT_PIN_LOCKOUT_SECONDS", 1800)
 ECONTRACT_TSA_URL = env_str("ECONTRACT_TSA_URL")
 ECONTRACT_TSA_TRUST_ROOTS = env_list("ECONTRACT_TSA_TRUST_ROOTS")  # PEM files for an external TSA's chain
 ECONTRACT_SMTP_URL = env_str("ECONTRACT_SMTP_URL")

@@ -79,6 +79,9 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["user", "organization"], name="one_membership_per_org")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.organization_id} as {self.role}"
+
 
 class OrgScopedQuerySet(models.QuerySet):
     """The one place organisation scoping is written; every org-owned model's manager uses it."""

@@ -1,3 +1,64 @@
-from ninja import NinjaAPI
+"""The public REST API, /api/v1/…, documented at /api/docs (OpenAPI at /api/openapi.json)."""
 
-api = NinjaAPI(title="econtract API", version="1", urls_namespace="api")
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from econtract.accounts.errors import AccountError
+from econtract.api.auth import api_auth
+from econtract.api.errors import domain_error_response, error_response
+from econtract.documents.errors import UnsafePdf
+from econtract.identity.errors import IdentityError
+from econtract.pki.errors import PkiError
+from econtract.signing.errors import SigningError
+from econtract.signing.models import Envelope, Party
+
+api = NinjaAPI(
+    title="econtract API",
+    version="1",
+    description="Envelopes, signing and verification. Authenticate with `Authorization: Bearer <API key>`.",
+    urls_namespace="api",
+    auth=api_auth,
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+for error_type in (SigningError, IdentityError, PkiError, AccountError, UnsafePdf):
+    api.add_exception_handler(error_type, domain_error_response)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response("not_found", "no such object", 404)
+
+
+for missing in (Envelope.DoesNotExist, Party.DoesNotExist):
+    api.add_exception_handler(missing, not_found)
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response(
+        "unauthenticated", "authenticate with an API key (Authorization: Bearer …) or log in", 401
+    )
+
+
+@api.exception_handler(ValidationError)
+def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return error_response("invalid_request", "the request does not match the schema", 422, errors=exc.errors)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return error_response(getattr(exc, "code", None) or "error", str(exc), exc.status_code)
+
+
+from econtract.accounts.api import router as accounts_router  # noqa: E402
+from econtract.signing.api import router as signing_router  # noqa: E402
+from econtract.verification.api import router as verification_router  # noqa: E402
+
+api.add_router("/v1/", signing_router)
+api.add_router("/v1/", accounts_router)
+api.add_router("/v1/", verification_router)

@@ -1,0 +1,27 @@
+"""API authentication: `Authorization: Bearer <API key>`, or the browser session (with CSRF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from ninja.security import HttpBearer, django_auth
+
+from econtract.accounts.errors import InvalidApiKey
+from econtract.accounts.services import authenticate_api_key
+
+
+class ApiKeyAuth(HttpBearer):
+    openapi_description = "An econtract API key (`ek_…`), created with `econtract apikey create EMAIL`."
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        try:
+            key = authenticate_api_key(token)
+        except InvalidApiKey:
+            return None
+        request.user = key.user
+        request.api_key = key  # type: ignore[attr-defined]
+        return key.user
+
+
+api_auth = [ApiKeyAuth(), django_auth]

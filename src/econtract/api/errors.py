@@ -1,0 +1,63 @@
+"""Domain errors mapped once to HTTP responses: {"error": code, "detail": text}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+STATUS_BY_CODE: dict[str, int] = {
+    # signing
+    "invalid_envelope": 400,
+    "envelope_not_editable": 409,
+    "envelope_closed": 409,
+    "envelope_expired": 409,
+    "not_your_turn": 409,
+    "already_signed": 409,
+    "not_this_party": 403,
+    "link_invalid": 404,
+    "concurrent_update": 409,
+    # uploads
+    "too_large": 413,
+    "not_pdf": 415,
+    "corrupt": 422,
+    "encrypted": 422,
+    "too_many_pages": 422,
+    "decompression_bomb": 422,
+    "page_tree_loop": 422,
+    "timeout": 422,
+    "resource_limit": 422,
+    "invalid_page": 422,
+    # willingness and key custody
+    "otp_invalid": 400,
+    "otp_expired": 400,
+    "otp_required": 400,
+    "otp_rate_limited": 429,
+    "weak_pin": 400,
+    "wrong_pin": 403,
+    "pin_locked": 423,
+    "no_signing_key": 409,
+    "certificate_revoked": 409,
+    # accounts
+    "invalid_api_key": 401,
+    "email_not_verified": 403,
+}
+
+
+def error_response(code: str, detail: str, status: int | None = None, **extra: Any) -> JsonResponse:
+    body: dict[str, Any] = {"error": code, "detail": detail}
+    body.update(extra)
+    return JsonResponse(
+        body, status=status or STATUS_BY_CODE.get(code, 400), json_dumps_params={"ensure_ascii": False}
+    )
+
+
+def domain_error_response(request: HttpRequest, exc: Exception) -> HttpResponse:
+    code = getattr(exc, "code", "error")
+    extra: dict[str, Any] = {}
+    for attribute in ("remaining_attempts", "locked_until"):
+        value = getattr(exc, attribute, None)
+        if value is not None:
+            extra[attribute] = value.isoformat() if hasattr(value, "isoformat") else value
+    detail = getattr(exc, "detail", None) or str(exc) or code
+    return error_response(code, detail, **extra)

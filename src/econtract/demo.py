@@ -1,0 +1,120 @@
+"""Demo data: an enterprise, two users with passwords and PINs, an API key, and a completed contract.
+
+Everything goes through the real services (OTP, PIN, PAdES, TSA) so the sample is a genuine signed PDF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from econtract.accounts.models import Organization, User
+from econtract.accounts.services import add_member, create_api_key, create_enterprise, create_personal_account
+from econtract.documents.samples import make_contract_pdf
+from econtract.evidence.services import RequestContext
+from econtract.identity import services as otp_service
+from econtract.identity.models import OtpChallenge
+from econtract.pki import custody
+from econtract.pki.services import ensure_platform_pki
+from econtract.signing import services as signing
+from econtract.signing.models import Envelope
+
+DEMO_ORG = "示例科技有限公司 Demo Tech Co., Ltd."
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    password: str
+    pin: str
+    full_name: str
+
+
+DEMO_USERS = (
+    DemoUser("alice@demo.econtract.local", "demo-Alice-2026", "246810", "张丽 Alice Zhang"),
+    DemoUser("bob@demo.econtract.local", "demo-Bob-2026", "135790", "李明 Bob Li"),
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    users: tuple[DemoUser, ...]
+    api_key: str
+    sample_path: Path
+
+
+def _ensure_user(spec: DemoUser) -> User:
+    user = User.objects.filter(email=spec.email).first()
+    if user is None:
+        user = create_personal_account(spec.email, spec.password, spec.full_name, email_verified=True)
+    else:
+        user.set_password(spec.password)
+        user.save(update_fields=["password"])
+    if not hasattr(user, "signer_key"):
+        custody.set_signing_pin(user, spec.pin)
+    return user
+
+
+def _sign_as(envelope: Envelope, user: User, pin: str, context: RequestContext) -> None:
+    party = envelope.parties.get(email=user.email)
+    issued = otp_service.issue_otp(
+        purpose=OtpChallenge.Purpose.SIGN,
+        subject=str(party.id),
+        destination=party.email,
+        user=user,
+        subject_line="Demo signing code",
+        intro="Demo signing code:",
+    )
+    signing.sign(envelope.id, party.id, user, otp=issued.code, pin=pin, context=context)
+
+
+def build_demo() -> DemoResult:
+    ensure_platform_pki()
+    alice, bob = (_ensure_user(spec) for spec in DEMO_USERS)
+    org = Organization.objects.filter(name=DEMO_ORG).first()
+    if org is None:
+        with transaction.atomic():
+            org = create_enterprise(DEMO_ORG, alice)
+    add_member(org, bob)
+    _, api_key = create_api_key(alice, org, name="demo")
+    sample_path = Path(settings.DATA_DIR) / "demo" / "sample-contract-signed.pdf"
+    if not sample_path.exists():
+        context = RequestContext.system("econtract demo")
+        pdf = make_contract_pdf(
+            "采购合同 Purchase Agreement",
+            [
+                "甲方 Party A: 示例科技有限公司 Demo Tech Co., Ltd.",
+                "乙方 Party B: 李明 Bob Li",
+                "第一条 甲方向乙方采购软件服务，总价人民币壹拾万元整（¥100,000）。",
+                "Article 1. Party A buys software services from Party B for RMB 100,000.",
+                "第二条 本合同自双方签署之日起生效。 Article 2. This agreement takes effect when both parties sign.",
+            ],
+            pages=2,
+        )
+        envelope = signing.create_envelope(
+            organization=org,
+            created_by=alice,
+            title="采购合同 Purchase Agreement (demo)",
+            pdf=pdf,
+            parties=[
+                signing.PartySpec(name=alice.full_name, email=alice.email, order=1),
+                signing.PartySpec(name=bob.full_name, email=bob.email, order=2),
+            ],
+            fields=[
+                signing.FieldSpec(party=0, page=2, x=60, y=80, width=200, height=60),
+                signing.FieldSpec(party=1, page=2, x=320, y=80, width=200, height=60),
+            ],
+            deadline=timezone.now() + timezone.timedelta(days=30),
+            context=context,
+        )
+        signing.send_envelope(envelope, alice, context)
+        _sign_as(envelope, alice, DEMO_USERS[0].pin, context)
+        _sign_as(envelope, bob, DEMO_USERS[1].pin, context)
+        envelope.refresh_from_db()
+        sample_path.parent.mkdir(parents=True, exist_ok=True)
+        sample_path.write_bytes(envelope.current_document().read_bytes())
+    return DemoResult(users=DEMO_USERS, api_key=api_key, sample_path=sample_path)

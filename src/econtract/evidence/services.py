@@ -1,0 +1,120 @@
+"""Record and check the audit trail.
+
+Every event stores the SHA-256 of its canonical form including the previous event's hash, so a
+rewritten or deleted event breaks the chain (the Merkle log of DESIGN.md §4 builds on this).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from econtract.evidence.models import Event
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Who did something and from where; built from an HTTP request or a CLI invocation."""
+
+    actor: Any = None  # accounts.User or None
+    ip_address: str | None = None
+    user_agent: str = ""
+    label: str = ""
+
+    @classmethod
+    def from_request(cls, request: Any, actor: Any = None) -> RequestContext:
+        user = actor if actor is not None else getattr(request, "user", None)
+        if user is not None and not getattr(user, "is_authenticated", False):
+            user = None
+        meta = request.META
+        return cls(
+            actor=user,
+            ip_address=meta.get("REMOTE_ADDR") or None,
+            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:512],
+            label=getattr(user, "email", "") if user else "",
+        )
+
+    @classmethod
+    def system(cls, label: str = "system") -> RequestContext:
+        return cls(label=label)
+
+
+def _canonical(event: Event) -> bytes:
+    body = {
+        "subject": f"{event.subject_type}:{event.subject_id}",
+        "sequence": event.sequence,
+        "kind": event.kind,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor": str(event.actor_id) if event.actor_id else None,
+        "actor_label": event.actor_label,
+        "organization": str(event.organization_id) if event.organization_id else None,
+        "ip_address": event.ip_address,
+        "user_agent": event.user_agent,
+        "document_sha256": event.document_sha256,
+        "payload": event.payload,
+        "previous_hash": event.previous_hash,
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_event(
+    kind: str,
+    subject: models.Model,
+    context: RequestContext,
+    *,
+    organization: Any = None,
+    document_sha256: str = "",
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    """Append one event to the subject's chain. Retries when a concurrent writer took the position."""
+    subject_type = subject._meta.label_lower
+    subject_id = str(subject.pk)
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                last = (
+                    Event.objects.filter(subject_type=subject_type, subject_id=subject_id)
+                    .order_by("-sequence")
+                    .only("sequence", "event_hash")
+                    .first()
+                )
+                event = Event(
+                    subject_type=subject_type,
+                    subject_id=subject_id,
+                    sequence=(last.sequence + 1) if last else 1,
+                    kind=kind,
+                    occurred_at=timezone.now(),
+                    actor=context.actor,
+                    actor_label=context.label
+                    or (getattr(context.actor, "email", "") if context.actor else ""),
+                    organization=organization,
+                    ip_address=context.ip_address,
+                    user_agent=context.user_agent,
+                    document_sha256=document_sha256,
+                    payload=payload or {},
+                    previous_hash=last.event_hash if last else GENESIS_HASH,
+                )
+                event.event_hash = hashlib.sha256(_canonical(event)).hexdigest()
+                event.save(force_insert=True)
+                return event
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not append event {kind} to {subject_type}:{subject_id}")
+
+
+def chain_is_intact(subject: models.Model) -> bool:
+    previous = GENESIS_HASH
+    for position, event in enumerate(Event.objects.for_subject(subject), start=1):
+        if event.sequence != position or event.previous_hash != previous:
+            return False
+        if hashlib.sha256(_canonical(event)).hexdigest() != event.event_hash:
+            return False
+        previous = event.event_hash
+    return True

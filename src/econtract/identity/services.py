@@ -1,0 +1,117 @@
+"""One-time codes for the willingness check and for proving an email address.
+
+Codes are 6 digits, stored only as an HMAC, valid for 5 minutes, and dead after 5 wrong tries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from econtract.identity.errors import OtpExpired, OtpInvalid, OtpMissing, OtpRateLimited
+from econtract.identity.models import OtpChallenge
+from econtract.notifications.services import send_email
+
+OTP_LIFETIME = timedelta(minutes=5)
+OTP_MAX_ATTEMPTS = 5
+OTP_MIN_INTERVAL = timedelta(seconds=20)
+OTP_MAX_PER_HOUR = 10
+
+
+def _code_hash(challenge_id: str, code: str) -> str:
+    return hmac.new(
+        settings.SECRET_KEY.encode(), f"{challenge_id}:{code}".encode(), hashlib.sha256
+    ).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedOtp:
+    challenge: OtpChallenge
+    code: str  # handed to the delivery channel only; never stored or logged
+
+
+def issue_otp(
+    *, purpose: str, subject: str, destination: str, user=None, subject_line: str, intro: str
+) -> IssuedOtp:  # type: ignore[no-untyped-def]
+    """Create a code, supersede older ones for the same purpose and subject, and email it."""
+    now = timezone.now()
+    recent = OtpChallenge.objects.filter(
+        purpose=purpose, subject=subject, created_at__gte=now - timedelta(hours=1)
+    )
+    if recent.count() >= OTP_MAX_PER_HOUR:
+        raise OtpRateLimited("too many codes requested; try again later")
+    latest = recent.order_by("-created_at").first()
+    if latest is not None and now - latest.created_at < OTP_MIN_INTERVAL:
+        raise OtpRateLimited("a code was sent moments ago; wait before asking for another")
+    code = f"{secrets.randbelow(10**6):06d}"
+    with transaction.atomic():
+        OtpChallenge.objects.filter(purpose=purpose, subject=subject, consumed_at__isnull=True).update(
+            superseded=True
+        )
+        challenge = OtpChallenge(
+            user=user,
+            purpose=purpose,
+            subject=subject,
+            destination=destination,
+            expires_at=now + OTP_LIFETIME,
+        )
+        challenge.code_hash = _code_hash(str(challenge.id), code)
+        challenge.save()
+        send_email(
+            [destination],
+            subject_line,
+            f"{intro}\n\n    {code}\n\nThe code is valid for 5 minutes. Never share it; econtract staff never ask for it.\n"
+            f"验证码 {code}，5 分钟内有效，请勿告诉他人。\n",
+        )
+    return IssuedOtp(challenge, code)
+
+
+def check_otp(*, purpose: str, subject: str, code: str, consume: bool = True) -> OtpChallenge:
+    """Check a code against the newest live challenge. Wrong tries are counted and committed.
+
+    Call this outside any transaction that may roll back: a failed try must stay counted.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        challenge = (
+            OtpChallenge.objects.select_for_update()
+            .filter(purpose=purpose, subject=subject, superseded=False, consumed_at__isnull=True)
+            .order_by("-created_at")
+            .first()
+        )
+        if challenge is None:
+            raise OtpMissing("no code was requested, or it was already used; request a new one")
+        if challenge.expires_at <= now:
+            raise OtpExpired("the code has expired; request a new one")
+        if challenge.attempts >= OTP_MAX_ATTEMPTS:
+            raise OtpExpired("too many wrong codes; request a new one")
+        candidate = (code or "").strip()
+        if not (candidate.isdigit() and len(candidate) == 6) or not hmac.compare_digest(
+            _code_hash(str(challenge.id), candidate), challenge.code_hash
+        ):
+            challenge.attempts += 1
+            challenge.save(update_fields=["attempts"])
+            remaining = OTP_MAX_ATTEMPTS - challenge.attempts
+            wrong = OtpInvalid("wrong code", remaining_attempts=remaining)
+        else:
+            wrong = None
+            challenge.passed_at = challenge.passed_at or now
+            fields = ["passed_at"]
+            if consume:
+                challenge.consumed_at = now
+                fields.append("consumed_at")
+            challenge.save(update_fields=fields)
+    if wrong is not None:
+        raise wrong
+    return challenge
+
+
+def consume_otp(challenge: OtpChallenge) -> None:
+    OtpChallenge.objects.filter(pk=challenge.pk, consumed_at__isnull=True).update(consumed_at=timezone.now())

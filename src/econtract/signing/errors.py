@@ -1,0 +1,41 @@
+"""Signing domain errors; api/ maps each code to an HTTP status once."""
+
+
+class SigningError(Exception):
+    code = "signing_error"
+
+
+class InvalidEnvelope(SigningError):
+    code = "invalid_envelope"
+
+
+class EnvelopeNotEditable(SigningError):
+    code = "envelope_not_editable"
+
+
+class EnvelopeClosed(SigningError):
+    code = "envelope_closed"
+
+
+class EnvelopeExpired(EnvelopeClosed):
+    code = "envelope_expired"
+
+
+class NotYourTurn(SigningError):
+    code = "not_your_turn"
+
+
+class AlreadySigned(SigningError):
+    code = "already_signed"
+
+
+class NotThisParty(SigningError):
+    code = "not_this_party"
+
+
+class LinkInvalid(SigningError):
+    code = "link_invalid"
+
+
+class ConcurrentUpdate(SigningError):
+    code = "concurrent_update"

@@ -1,0 +1,163 @@
+"""Envelopes (a signing request), their parties, fields placed on pages, and document revisions."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from econtract.accounts.models import OrgScopedQuerySet
+
+
+class EnvelopeQuerySet(OrgScopedQuerySet):
+    def visible_to(self, user) -> EnvelopeQuerySet:  # type: ignore[no-untyped-def]
+        """The sender's organisation sees its envelopes; a party sees the envelopes she is party to."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        as_party = Q(parties__user=user)
+        if user.email_verified:
+            as_party |= Q(parties__email__iexact=user.email)
+        return self.filter(
+            Q(organization__memberships__user=user) | (as_party & ~Q(status="draft"))
+        ).distinct()
+
+
+class Envelope(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("draft")
+        SENT = "sent", _("sent")
+        COMPLETED = "completed", _("completed")
+        DECLINED = "declined", _("declined")
+        VOIDED = "voided", _("voided")
+        EXPIRED = "expired", _("expired")
+
+    FINAL_STATUSES = (Status.COMPLETED, Status.DECLINED, Status.VOIDED, Status.EXPIRED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.PROTECT, related_name="envelopes"
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=300)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
+    original_sha256 = models.CharField(max_length=64)
+    page_count = models.PositiveIntegerField(default=0)
+    page_sizes = models.JSONField(default=list)  # [[llx, lly, urx, ury], ...] per page, PDF points
+    current_version = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+
+    objects = EnvelopeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in self.FINAL_STATUSES
+
+    def current_document(self) -> DocumentRevision:
+        return self.revisions.get(version=self.current_version)
+
+    def original_document(self) -> DocumentRevision:
+        return self.revisions.get(version=0)
+
+
+def revision_path(instance: DocumentRevision, filename: str) -> str:
+    return f"envelopes/{instance.envelope_id}/v{instance.version:03d}-{instance.sha256[:16]}.pdf"
+
+
+class DocumentRevision(models.Model):
+    """Every state of the envelope's PDF is kept: nothing stored is ever overwritten."""
+
+    class Reason(models.TextChoices):
+        ORIGINAL = "original", "original"
+        SIGNATURE = "signature", "signature"
+        DOCUMENT_TIMESTAMP = "document_timestamp", "document timestamp"
+
+    envelope = models.ForeignKey(Envelope, on_delete=models.PROTECT, related_name="revisions")
+    version = models.PositiveIntegerField()
+    reason = models.CharField(max_length=24, choices=Reason.choices)
+    party = models.ForeignKey(
+        "signing.Party", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    file = models.FileField(upload_to=revision_path, max_length=300)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["version"]
+        constraints = [
+            models.UniqueConstraint(fields=["envelope", "version"], name="one_revision_per_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.envelope_id} v{self.version} ({self.reason})"
+
+    def read_bytes(self) -> bytes:
+        with self.file.open("rb") as handle:
+            return handle.read()
+
+
+class Party(models.Model):
+    class Status(models.TextChoices):
+        WAITING = "waiting", _("waiting")
+        READY = "ready", _("ready")
+        SIGNED = "signed", _("signed")
+        DECLINED = "declined", _("declined")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="parties")
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"))
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    order = models.PositiveSmallIntegerField(default=1)
+    position = models.PositiveSmallIntegerField(default=0)  # index in the sender's list of parties
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="parties"
+    )
+    link_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    link_expires_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signature_field_name = models.CharField(max_length=64, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+class SignatureField(models.Model):
+    """A box on a page, in PDF points of the page's user space, origin at the MediaBox's lower-left."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="fields")
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="fields")
+    page = models.PositiveIntegerField()
+    x = models.FloatField()
+    y = models.FloatField()
+    width = models.FloatField()
+    height = models.FloatField()
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "page"]
+
+    def __str__(self) -> str:
+        return f"field p{self.page} ({self.x:.0f},{self.y:.0f}) for {self.party_id}"

@@ -1,0 +1,245 @@
+"""The signing ceremony through the API, in process: the happy path and every refusal."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from pyhanko.pdf_utils.reader import PdfFileReader
+
+from econtract.evidence.models import Event
+from econtract.evidence.services import chain_is_intact
+from econtract.pki.services import revoke_certificate
+from econtract.signing.models import Envelope
+from econtract.signing.tests.factories import PIN, create_and_send, people, sign_as
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+FIELD = {"page": 2, "x": 50, "y": 60, "width": 180, "height": 60}
+
+
+@pytest.fixture
+def cast(make_user, enterprise, api_client):
+    sender, first, second = people(make_user, enterprise)
+    return {
+        "sender": sender,
+        "first": first,
+        "second": second,
+        "sender_api": api_client(sender, enterprise),
+        "first_api": api_client(first),
+        "second_api": api_client(second),
+    }
+
+
+def two_party_envelope(cast, sample_pdf, *, same_order=False, **extra):
+    parties = [
+        {"name": "张三", "email": "first@example.test", "order": 1},
+        {"name": "李四", "email": "second@example.test", "order": 1 if same_order else 2},
+    ]
+    fields = [
+        {"party": 0, **FIELD},
+        {"party": 0, "page": 1, "x": 50, "y": 60, "width": 180, "height": 60},
+        {"party": 1, **FIELD, "x": 300},
+    ]
+    return create_and_send(cast["sender_api"], sample_pdf, parties, fields, **extra)
+
+
+def test_two_parties_sign_in_order_and_the_envelope_completes(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    assert [p["status"] for p in envelope["parties"]] == ["ready", "waiting"]
+    assert outbox.last_link("first@example.test")
+
+    response = sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"])
+    assert response.status_code == 200, response.content
+    assert [p["status"] for p in response.json()["parties"]] == ["signed", "ready"]
+    assert outbox.last_link("second@example.test")
+
+    response = sign_as(cast["second_api"], outbox, envelope, 1, "second@example.test", PIN["second"])
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "completed"
+
+    pdf = cast["sender_api"].get(f"/api/v1/envelopes/{envelope['id']}/document").getvalue()
+    reader = PdfFileReader(io.BytesIO(pdf))
+    kinds = [s.sig_object.get("/Type") for s in reader.embedded_signatures]
+    assert kinds == ["/Sig", "/Sig", "/DocTimeStamp"]
+    # the first signer's appearance is shown at both her fields (one field, two widgets)
+    first_field = reader.embedded_signatures[0].sig_field
+    assert len(first_field["/Kids"]) == 2
+
+    completed_mail = outbox.messages("second@example.test")[-1]
+    assert any(part.get_content_type() == "application/pdf" for part in completed_mail.walk())
+
+    events = cast["sender_api"].get(f"/api/v1/envelopes/{envelope['id']}/events").json()
+    kinds = [e["kind"] for e in events]
+    for expected in ["created", "sent", "otp_sent", "otp_passed", "signed", "completed", "downloaded"]:
+        assert expected in kinds
+    assert kinds.index("completed") > kinds.index("signed")
+    assert chain_is_intact(Envelope.objects.get(pk=envelope["id"]))
+
+
+def test_out_of_order_signing_is_refused(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    party_id = envelope["parties"][1]["id"]
+    response = cast["second_api"].post(f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/otp")
+    assert response.status_code == 409
+    assert response.json()["error"] == "not_your_turn"
+
+
+def test_wrong_pin_is_counted_and_changes_nothing(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    response = sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", "999999")
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"] == "wrong_pin" and body["remaining_attempts"] == 4
+    stored = Envelope.objects.get(pk=envelope["id"])
+    assert stored.current_version == 0 and stored.parties.filter(status="signed").count() == 0
+    assert Event.objects.for_subject(stored).filter(kind="pin_failed").count() == 1
+
+
+def test_wrong_otp_is_refused_and_counted(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    party_id = envelope["parties"][0]["id"]
+    client = cast["first_api"]
+    client.post(f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/otp")
+    code = outbox.last_code("first@example.test")
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    url = f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/sign"
+    response = client.post(url, {"otp": wrong, "pin": PIN["first"]}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"] == "otp_invalid"
+    assert response.json()["remaining_attempts"] == 4
+    for _ in range(4):
+        client.post(url, {"otp": wrong, "pin": PIN["first"]}, content_type="application/json")
+    # after five wrong tries even the right code is dead
+    response = client.post(url, {"otp": code, "pin": PIN["first"]}, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"] == "otp_expired"
+    assert Envelope.objects.get(pk=envelope["id"]).current_version == 0
+
+
+def test_expired_otp_is_refused(cast, sample_pdf, outbox):
+    from econtract.identity.models import OtpChallenge
+
+    envelope = two_party_envelope(cast, sample_pdf)
+    party_id = envelope["parties"][0]["id"]
+    cast["first_api"].post(f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/otp")
+    code = outbox.last_code("first@example.test")
+    OtpChallenge.objects.filter(subject=party_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = cast["first_api"].post(
+        f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/sign",
+        {"otp": code, "pin": PIN["first"]},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and response.json()["error"] == "otp_expired"
+
+
+def test_signing_twice_is_refused(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    assert (
+        sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"]).status_code == 200
+    )
+    party_id = envelope["parties"][0]["id"]
+    response = cast["first_api"].post(f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/otp")
+    assert response.status_code == 409 and response.json()["error"] == "already_signed"
+
+
+def test_sender_cannot_sign_in_a_partys_name_even_with_her_code(cast, sample_pdf, outbox):
+    from econtract.pki import custody
+
+    custody.set_signing_pin(cast["sender"], PIN["sender"])
+    envelope = two_party_envelope(cast, sample_pdf)
+    party_id = envelope["parties"][0]["id"]
+    cast["first_api"].post(f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/otp")
+    code = outbox.last_code("first@example.test")
+    for intruder in (cast["sender_api"], cast["second_api"]):
+        response = intruder.post(
+            f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/sign",
+            {"otp": code, "pin": PIN["sender"]},
+            content_type="application/json",
+        )
+        assert response.status_code == 403 and response.json()["error"] == "not_this_party"
+        response = intruder.post(
+            f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/decline",
+            {"reason": "x"},
+            content_type="application/json",
+        )
+        assert response.status_code == 403
+    assert Envelope.objects.get(pk=envelope["id"]).current_version == 0
+
+
+def test_voided_envelope_cannot_be_signed(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    response = cast["sender_api"].post(
+        f"/api/v1/envelopes/{envelope['id']}/void", {"reason": "wrong price"}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json()["status"] == "voided"
+    response = sign_as_no_assert(cast, envelope)
+    assert response.status_code == 409 and response.json()["error"] == "envelope_closed"
+    assert "Voided" in outbox.messages("first@example.test")[-1]["Subject"]
+
+
+def sign_as_no_assert(cast, envelope):
+    party_id = envelope["parties"][0]["id"]
+    return cast["first_api"].post(f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/otp")
+
+
+def test_expired_envelope_cannot_be_signed_and_expire_command_closes_others(cast, sample_pdf, outbox):
+    from django.core.management import call_command
+
+    envelope = two_party_envelope(
+        cast, sample_pdf, deadline=(timezone.now() + timedelta(hours=1)).isoformat()
+    )
+    other = two_party_envelope(cast, sample_pdf, deadline=(timezone.now() + timedelta(hours=1)).isoformat())
+    Envelope.objects.filter(pk__in=[envelope["id"], other["id"]]).update(
+        deadline=timezone.now() - timedelta(minutes=1)
+    )
+    response = sign_as_no_assert(cast, envelope)
+    assert response.status_code == 409 and response.json()["error"] == "envelope_expired"
+    assert Envelope.objects.get(pk=envelope["id"]).status == "expired"
+    call_command("expire")
+    assert Envelope.objects.get(pk=other["id"]).status == "expired"
+
+
+def test_decline_is_final_and_notifies(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    party_id = envelope["parties"][0]["id"]
+    response = cast["first_api"].post(
+        f"/api/v1/envelopes/{envelope['id']}/parties/{party_id}/decline",
+        {"reason": "价格不对"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200 and response.json()["status"] == "declined"
+    assert "Declined" in outbox.messages("sender@acme.test")[-1]["Subject"]
+    assert sign_as_no_assert(cast, envelope).status_code == 409
+
+
+def test_other_organisations_ids_are_not_found(cast, sample_pdf, make_user, api_client):
+    envelope = two_party_envelope(cast, sample_pdf)
+    stranger = api_client(make_user("stranger@evil.test"))
+    for url in (
+        f"/api/v1/envelopes/{envelope['id']}",
+        f"/api/v1/envelopes/{envelope['id']}/events",
+        f"/api/v1/envelopes/{envelope['id']}/document",
+    ):
+        response = stranger.get(url)
+        assert response.status_code == 404 and response.json()["error"] == "not_found"
+    response = stranger.post(
+        f"/api/v1/envelopes/{envelope['id']}/void", {"reason": ""}, content_type="application/json"
+    )
+    assert response.status_code == 404
+    assert Envelope.objects.get(pk=envelope["id"]).status == "sent"
+
+
+def test_forged_api_key_is_unauthenticated(db):
+    from django.test import Client
+
+    response = Client(HTTP_AUTHORIZATION="Bearer ek_forged").get("/api/v1/envelopes")
+    assert response.status_code == 401 and response.json()["error"] == "unauthenticated"
+
+
+def test_revoked_certificate_cannot_sign(cast, sample_pdf, outbox):
+    envelope = two_party_envelope(cast, sample_pdf)
+    revoke_certificate(cast["first"].signer_key.certificate)
+    response = sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"])
+    assert response.status_code == 409 and response.json()["error"] == "certificate_revoked"
+    assert Envelope.objects.get(pk=envelope["id"]).current_version == 0
