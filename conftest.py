@@ -17,6 +17,16 @@ def embedded_outbox(settings, tmp_path):
     settings.OUTBOX_DIR = tmp_path / "outbox"
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttles and rate limits live in the cache; under Redis it outlives a test unless cleared."""
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
 @pytest.fixture
 def outbox(settings):
     """Read the embedded-mode outbox: every email is one .eml file."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +34,17 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 T = TypeVar("T")
+
+
+class _ExpectedNoFetchWarning(logging.Filter):
+    """We hand pyHanko all validation data in-process on purpose (decisions.md #3); its warning that
+    fetching is disabled says nothing useful at every signature, so it is dropped. Others pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_ExpectedNoFetchWarning())
 
 # /Contents is reserved as hex: two characters per DER byte, plus room for the timestamp token.
 _RESERVE_MARGIN_BYTES = 6144
@@ -60,15 +72,19 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-@lru_cache(maxsize=1)
-def _stamp_style() -> TextStampStyle:
-    from econtract.documents.fonts import cjk_font_path
-
+@lru_cache(maxsize=256)
+def _stamp_style(font_path: str) -> TextStampStyle:
     return TextStampStyle(
         stamp_text="%(signer)s\n%(when)s\n%(serial)s",
-        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(str(cjk_font_path())), font_size=9),
+        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(font_path), font_size=9),
         border_width=1,
     )
+
+
+def _stamp_style_for(*texts: str) -> TextStampStyle:
+    from econtract.documents.fonts import cjk_font_subset_path
+
+    return _stamp_style(str(cjk_font_subset_path("".join(texts))))
 
 
 def _page_origin(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, float]:
@@ -165,7 +181,8 @@ async def _sign_async(
         validation_context=validation_context,
         name=signer_name,
     )
-    pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=_stamp_style())
+    style = _stamp_style_for(signer_name, *appearance_text.values())
+    pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=style)
     session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
     validation_info = await session.perform_presign_validation(writer)
     if bytes_reserved is None:

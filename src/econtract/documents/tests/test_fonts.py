@@ -90,3 +90,17 @@ def test_a_configured_collection_is_reduced_to_its_sc_face(settings: Settings, f
     assert path.name == f"{collection.stem}-SC.otf"
     with TTFont(str(path), lazy=True) as font:
         assert font["name"].getDebugName(1) == "Noto Sans CJK SC"
+
+
+def test_subset_font_holds_the_names_glyphs_is_small_and_cached():
+    from fontTools.ttLib import TTFont
+
+    from econtract.documents.fonts import cjk_font_path, cjk_font_subset_path
+
+    path = cjk_font_subset_path("欧阳娜娜 Nana")
+    with TTFont(str(path)) as font:
+        cmap = font.getBestCmap()
+    assert all(ord(c) in cmap for c in "欧阳娜 Nana0123456789:-")
+    assert ord("龘") not in cmap
+    assert path.stat().st_size < cjk_font_path().stat().st_size / 50
+    assert cjk_font_subset_path("娜欧阳 Nana") == path  # same characters, same cached file
