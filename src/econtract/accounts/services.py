@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from econtract.accounts.errors import InvalidApiKey
 from econtract.accounts.models import ApiKey, Membership, Organization, User
+from econtract.evidence.services import RequestContext, record_event
 
 API_KEY_PREFIX = "ek_"
 
@@ -24,12 +25,24 @@ def create_user(email: str, password: str | None, full_name: str, *, email_verif
 
 @transaction.atomic
 def create_personal_account(
-    email: str, password: str | None, full_name: str, *, email_verified: bool = False
+    email: str,
+    password: str | None,
+    full_name: str,
+    *,
+    email_verified: bool = False,
+    context: RequestContext | None = None,
 ) -> User:
     """A user always has a personal organisation, so everything she owns is organisation-scoped."""
     user = create_user(email, password, full_name, email_verified=email_verified)
     org = Organization.objects.create(name=full_name or email, kind=Organization.Kind.PERSONAL)
     Membership.objects.create(user=user, organization=org, role=Membership.Role.OWNER)
+    record_event(
+        "registered",
+        user,
+        context or RequestContext.system(),
+        organization=org,
+        payload={"email": user.email, "email_verified": email_verified},
+    )
     return user
 
 

@@ -17,7 +17,7 @@ class OtpChallenge(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
     purpose = models.CharField(max_length=16, choices=Purpose.choices)
     # What the code unlocks, e.g. a party id; a code for one party never signs for another.
-    subject = models.CharField(max_length=64)
+    subject = models.CharField(max_length=320)
     channel = models.CharField(max_length=16, default="email")
     destination = models.CharField(max_length=320)
     code_hash = models.CharField(max_length=64)

@@ -47,6 +47,7 @@ class Envelope(models.Model):
     original_sha256 = models.CharField(max_length=64)
     page_count = models.PositiveIntegerField(default=0)
     page_sizes = models.JSONField(default=list)  # [[llx, lly, urx, ury], ...] per page, PDF points
+    page_rotations = models.JSONField(default=list)  # /Rotate of each page: 0, 90, 180 or 270
     current_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -158,6 +158,7 @@ def create_envelope(
             original_sha256=inspection.sha256,
             page_count=inspection.page_count,
             page_sizes=[list(box) for box in inspection.page_boxes],
+            page_rotations=list(inspection.page_rotations),
         )
         _validate_fields(envelope, fields, len(parties))
         envelope.save()

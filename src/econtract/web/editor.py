@@ -1,7 +1,9 @@
 """The field editor's data: what the page script starts from, and how its answer is read back.
 
-The script works in fractions of the rendered page (origin top-left) and sends PDF points
-(origin at the page box's lower-left, y up), which is what signing.services expects.
+The script works in fractions of the rendered page (origin top-left) and sends PDF points of the
+*displayed* page (origin lower-left, y up). For a page with /Rotate that differs from the page's
+user space, which signing.services expects: ``to_user_fields`` converts, ``editor_state`` and
+``field_overlays`` convert back (signing.geometry).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import math
 from typing import Any
 
+from econtract.signing.geometry import displayed_size, to_display, to_user_space
 from econtract.signing.models import Envelope
 from econtract.signing.services import MAX_FIELDS, MAX_PARTIES, FieldSpec, PartySpec
 
@@ -20,31 +23,70 @@ class EditorPayloadError(ValueError):
     """The editor's answer is not the shape the page script sends."""
 
 
+def _rotation(envelope: Envelope, page: int) -> int:
+    rotations = envelope.page_rotations or []
+    return int(rotations[page - 1]) if page <= len(rotations) else 0
+
+
+def _user_size(envelope: Envelope, page: int) -> tuple[float, float]:
+    llx, lly, urx, ury = envelope.page_sizes[page - 1]
+    return urx - llx, ury - lly
+
+
 def page_dimensions(envelope: Envelope) -> list[dict[str, float]]:
+    """Each page's size as displayed (a page rotated by 90 or 270 degrees shows landscape)."""
     pages = []
-    for number, (llx, lly, urx, ury) in enumerate(envelope.page_sizes, start=1):
-        pages.append({"number": number, "width": round(urx - llx, 3), "height": round(ury - lly, 3)})
+    for number in range(1, len(envelope.page_sizes) + 1):
+        width, height = displayed_size(*_user_size(envelope, number), _rotation(envelope, number))
+        pages.append({"number": number, "width": round(width, 3), "height": round(height, 3)})
     return pages
 
 
+def _displayed_box(
+    envelope: Envelope, page: int, x: float, y: float, w: float, h: float
+) -> tuple[float, ...]:
+    return to_display((x, y, w, h), *_user_size(envelope, page), _rotation(envelope, page))
+
+
+def to_user_fields(envelope: Envelope, fields: list[FieldSpec]) -> list[FieldSpec]:
+    """The editor's boxes (displayed page) in each page's user space; unknown pages pass unchanged
+    so that signing.services reports them."""
+    converted = []
+    for spec in fields:
+        if not 1 <= spec.page <= len(envelope.page_sizes):
+            converted.append(spec)
+            continue
+        x, y, w, h = to_user_space(
+            (spec.x, spec.y, spec.width, spec.height),
+            *_user_size(envelope, spec.page),
+            _rotation(envelope, spec.page),
+        )
+        converted.append(
+            FieldSpec(
+                party=spec.party,
+                page=spec.page,
+                x=round(x, 2),
+                y=round(y, 2),
+                width=round(w, 2),
+                height=round(h, 2),
+            )
+        )
+    return converted
+
+
 def editor_state(envelope: Envelope) -> dict[str, Any]:
-    parties = list(envelope.parties.order_by("order", "id"))
+    parties = list(envelope.parties.all())
     index = {party.pk: position for position, party in enumerate(parties)}
+    fields = []
+    for f in envelope.fields.order_by("position"):
+        if f.party_id not in index:
+            continue
+        x, y, w, h = _displayed_box(envelope, f.page, f.x, f.y, f.width, f.height)
+        fields.append({"party": index[f.party_id], "page": f.page, "x": x, "y": y, "width": w, "height": h})
     return {
         "pages": page_dimensions(envelope),
         "parties": [{"name": p.name, "email": p.email, "order": p.order} for p in parties],
-        "fields": [
-            {
-                "party": index[f.party_id],
-                "page": f.page,
-                "x": f.x,
-                "y": f.y,
-                "width": f.width,
-                "height": f.height,
-            }
-            for f in envelope.fields.order_by("position")
-            if f.party_id in index
-        ],
+        "fields": fields,
     }
 
 
@@ -129,14 +171,14 @@ def field_overlays(envelope: Envelope, fields) -> dict[int, list[dict[str, float
     """Fields as fractions of their page (top-left origin), grouped by page, for read-only overlays."""
     overlays: dict[int, list[dict[str, float]]] = {}
     for field in fields:
-        llx, lly, urx, ury = envelope.page_sizes[field.page - 1]
-        width, height = urx - llx, ury - lly
+        width, height = displayed_size(*_user_size(envelope, field.page), _rotation(envelope, field.page))
+        x, y, w, h = _displayed_box(envelope, field.page, field.x, field.y, field.width, field.height)
         overlays.setdefault(field.page, []).append(
             {
-                "left": field.x / width,
-                "top": 1 - (field.y + field.height) / height,
-                "width": field.width / width,
-                "height": field.height / height,
+                "left": x / width,
+                "top": 1 - (y + h) / height,
+                "width": w / width,
+                "height": h / height,
                 "party": getattr(field.party, "name", ""),
             }
         )

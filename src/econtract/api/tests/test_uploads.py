@@ -131,3 +131,13 @@ def test_fields_outside_the_page_are_refused(sender_api, sample_pdf):
     )
     assert response.status_code == 400 and response.json()["error"] == "invalid_envelope"
     assert Envelope.objects.count() == 0
+
+
+def test_oversized_web_upload_gets_a_plain_413(client, settings):
+    settings.ECONTRACT_MAX_UPLOAD_BYTES = 1024
+    response = client.post(
+        "/envelopes/new/", data=b"x" * (3 * 1024 * 1024), content_type="application/octet-stream"
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"].startswith("text/plain")
+    assert Envelope.objects.count() == 0

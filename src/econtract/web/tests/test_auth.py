@@ -86,6 +86,11 @@ def test_registration_proves_the_email_with_a_code(client, outbox):
     assert user.email_verified and user.full_name == "新用户 New User"
     assert Organization.objects.filter(memberships__user=user, kind=Organization.Kind.PERSONAL).exists()
     assert client.session["_auth_user_id"] == str(user.pk)
+    from econtract.evidence.models import Event
+
+    (registered,) = Event.objects.for_subject(user)
+    assert registered.kind == "registered" and registered.payload["email_verified"] is True
+    assert registered.ip_address == "127.0.0.1"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from econtract.accounts.models import User
 from econtract.accounts.services import create_personal_account
+from econtract.evidence.services import RequestContext
 from econtract.identity import services as otp_service
 from econtract.identity.errors import IdentityError
 from econtract.identity.models import OtpChallenge
@@ -93,11 +94,6 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     return redirect("web:dashboard")
 
 
-def _otp_subject(email: str) -> str:
-    """OtpChallenge.subject holds 64 characters; a longer address is represented by its digest."""
-    return email if len(email) <= 64 else hashlib.sha256(email.encode()).hexdigest()
-
-
 def _start_registration(request: HttpRequest, email: str) -> None:
     if User.objects.filter(email__iexact=email).exists():
         # Same answer on the page as for a new address, so the form does not reveal who has an account.
@@ -115,7 +111,7 @@ def _start_registration(request: HttpRequest, email: str) -> None:
         return
     otp_service.issue_otp(
         purpose=OtpChallenge.Purpose.VERIFY_EMAIL,
-        subject=_otp_subject(email),
+        subject=email,
         destination=email,
         user=None,
         # Emails are bilingual like every other platform email: the reader's language is not known yet.
@@ -161,7 +157,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
             try:
                 otp_service.check_otp(
                     purpose=OtpChallenge.Purpose.VERIFY_EMAIL,
-                    subject=_otp_subject(state["email"]),
+                    subject=state["email"],
                     code=code_form.cleaned_data["code"],
                 )
             except IdentityError as exc:
@@ -181,6 +177,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                         account_form.cleaned_data["password"],
                         account_form.cleaned_data["full_name"],
                         email_verified=True,
+                        context=RequestContext.from_request(request),
                     )
                 except IntegrityError:
                     account_form.add_error(

@@ -108,7 +108,11 @@ def envelope_edit(request: HttpRequest, pk: object) -> HttpResponse:
         try:
             parties, fields = editor.parse_payload(raw)
             services.replace_recipients(
-                envelope, parties=parties, fields=fields, user=request.user, context=request_context(request)
+                envelope,
+                parties=parties,
+                fields=editor.to_user_fields(envelope, fields),
+                user=request.user,
+                context=request_context(request),
             )
         except editor.EditorPayloadError as exc:
             messages.error(request, _("The editor sent something unexpected: %(detail)s") % {"detail": exc})
@@ -176,7 +180,7 @@ def envelope_void(request: HttpRequest, pk: object) -> HttpResponse:
 def envelope_detail(request: HttpRequest, pk: object) -> HttpResponse:
     envelope = visible_envelope(request, pk)
     member = is_member(envelope, request.user)
-    parties = list(envelope.parties.order_by("order", "id"))
+    parties = list(envelope.parties.all())
     events = [
         describe_event(event, parties)
         for event in Event.objects.for_subject(envelope).select_related("actor")
