@@ -27,11 +27,10 @@ class RequestSizeLimitMiddleware:
         except ValueError:
             return error_response("bad_request", "invalid Content-Length", 400)
         if length > body_limit():
-            return error_response(
-                "too_large",
-                f"the request is larger than the {settings.ECONTRACT_MAX_UPLOAD_BYTES} byte limit",
-                413,
-            )
+            detail = f"the request is larger than the {settings.ECONTRACT_MAX_UPLOAD_BYTES} byte limit"
+            if not request.path.startswith("/api/"):
+                return HttpResponse(f"413: {detail}.", status=413, content_type="text/plain; charset=utf-8")
+            return error_response("too_large", detail, 413)
         request.upload_handlers.insert(0, BoundedUploadHandler(request))
         return self.get_response(request)
 
