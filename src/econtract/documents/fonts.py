@@ -12,6 +12,7 @@ import tempfile
 import threading
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -96,18 +97,23 @@ def _extract_sc_face(collection_path: Path, target: Path) -> Path:
         raise FontUnavailable(f"{collection_path} has no face whose family name ends in ' SC'")
     # Prefer the proportional face ("Noto Sans CJK SC") over the monospaced one.
     index = min(simplified, key=lambda entry: "Mono" in entry[1])[0]
+    try:
+        _save_atomically(collection.fonts[index], target)
+    finally:
+        collection.close()
+    return target
+
+
+def _save_atomically(font: Any, target: Path) -> None:
+    """Atomic: a concurrent process sees either no file or the whole font."""
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(descriptor)
     try:
-        collection.fonts[index].save(temporary)
-        # Atomic: a concurrent process sees either no file or the whole font.
+        font.save(temporary)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    finally:
-        collection.close()
-    return target
 
 
 def _require_chinese_glyphs(path: Path) -> None:
@@ -154,14 +160,7 @@ def cjk_font_subset_path(text: str) -> Path:
         subsetter = subset.Subsetter(options)
         subsetter.populate(text=characters)
         subsetter.subset(font)
-        descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-        os.close(descriptor)
-        try:
-            font.save(temporary)
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        _save_atomically(font, target)
     finally:
         font.close()
     return target

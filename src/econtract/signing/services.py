@@ -440,6 +440,17 @@ def request_signing_code(
     return challenge
 
 
+def _record_refusal(kind: str, envelope: Envelope, party: Party, why: str, context: RequestContext) -> None:
+    """A failed willingness check is evidence too; recorded in its own committed transaction."""
+    record_event(
+        kind,
+        envelope,
+        context,
+        organization=envelope.organization,
+        payload={"party": str(party.id), "why": why},
+    )
+
+
 def sign(
     envelope_id: Any, party_id: Any, user: User, *, otp: str, pin: str, context: RequestContext
 ) -> Envelope:
@@ -457,25 +468,13 @@ def sign(
             purpose=OtpChallenge.Purpose.SIGN, subject=str(party.id), code=otp, consume=False
         )
     except IdentityError as exc:
-        record_event(
-            "otp_failed",
-            envelope,
-            context,
-            organization=org,
-            payload={"party": str(party.id), "why": exc.code},
-        )
+        _record_refusal("otp_failed", envelope, party, exc.code, context)
         raise
     record_event("otp_passed", envelope, context, organization=org, payload={"party": str(party.id)})
     try:
         private_key, issued = custody.unwrap_signing_key(user, pin)
     except PkiError as exc:
-        record_event(
-            "pin_failed",
-            envelope,
-            context,
-            organization=org,
-            payload={"party": str(party.id), "why": exc.code},
-        )
+        _record_refusal("pin_failed", envelope, party, exc.code, context)
         raise
     certificate = x509.Certificate.load(bytes(issued.certificate_der))
 
