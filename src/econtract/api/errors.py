@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger("econtract.api")
 
 STATUS_BY_CODE: dict[str, int] = {
     # signing
@@ -38,6 +41,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "pin_locked": 423,
     "no_signing_key": 409,
     "certificate_revoked": 409,
+    "certificate_expired": 409,
+    "current_pin_required": 400,
+    "unreadable_pdf": 422,
     # accounts
     "invalid_api_key": 401,
     "email_not_verified": 403,
@@ -52,8 +58,24 @@ def error_response(code: str, detail: str, status: int | None = None, **extra: A
     )
 
 
+# Faults of the platform, not of the request: logged in full, answered without detail.
+INTERNAL_CODES = {
+    "pki_error",
+    "pki_not_initialised",
+    "kek_error",
+    "kek_mismatch",
+    "seal_error",
+    "font_unavailable",
+}
+
+
 def domain_error_response(request: HttpRequest, exc: Exception) -> HttpResponse:
     code = getattr(exc, "code", "error")
+    if code in INTERNAL_CODES:
+        logger.error("internal error answering %s: %s", request.path, exc, exc_info=exc)
+        return error_response(
+            "internal_error", "the platform could not complete this; it has been logged", 503
+        )
     extra: dict[str, Any] = {}
     for attribute in ("remaining_attempts", "locked_until"):
         value = getattr(exc, attribute, None)

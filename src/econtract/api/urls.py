@@ -14,6 +14,7 @@ from econtract.identity.errors import IdentityError
 from econtract.pki.errors import PkiError
 from econtract.signing.errors import SigningError
 from econtract.signing.models import Envelope, Party
+from econtract.verification.errors import UnreadablePdf
 
 api = NinjaAPI(
     title="econtract API",
@@ -27,6 +28,11 @@ api = NinjaAPI(
 
 for error_type in (SigningError, IdentityError, PkiError, AccountError, UnsafePdf):
     api.add_exception_handler(error_type, domain_error_response)
+
+
+@api.exception_handler(UnreadablePdf)
+def unreadable_pdf(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response("unreadable_pdf", f"the PDF cannot be read: {exc}", 422)
 
 
 @api.exception_handler(Http404)

@@ -141,3 +141,22 @@ def test_oversized_web_upload_gets_a_plain_413(client, settings):
     assert response.status_code == 413
     assert response["Content-Type"].startswith("text/plain")
     assert Envelope.objects.count() == 0
+
+
+def test_public_verify_refuses_hostile_and_unsigned_files_clearly(client):
+    response = client.post(
+        "/api/v1/verify", {"document": SimpleUploadedFile("x.pdf", _bomb(), "application/pdf")}
+    )
+    assert response.status_code == 422 and response.json()["error"] == "decompression_bomb"
+    response = client.post(
+        "/api/v1/verify", {"document": SimpleUploadedFile("x.pdf", b"garbage", "application/pdf")}
+    )
+    assert response.status_code == 415 and response.json()["error"] == "not_pdf"
+
+
+def test_public_verify_reports_an_unsigned_pdf_as_not_valid(client, sample_pdf):
+    response = client.post(
+        "/api/v1/verify", {"document": SimpleUploadedFile("x.pdf", sample_pdf, "application/pdf")}
+    )
+    assert response.status_code == 200
+    assert response.json()["valid"] is False and response.json()["signatures"] == []
