@@ -243,3 +243,46 @@ def test_revoked_certificate_cannot_sign(cast, sample_pdf, outbox):
     response = sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"])
     assert response.status_code == 409 and response.json()["error"] == "certificate_revoked"
     assert Envelope.objects.get(pk=envelope["id"]).current_version == 0
+
+
+def _to_unicode_text(obj, seen=None) -> str:
+    """All ToUnicode CMaps reachable from a PDF object (the fonts an appearance draws with)."""
+    from pyhanko.pdf_utils import generic
+
+    seen = seen if seen is not None else set()
+    if isinstance(obj, generic.IndirectObject):
+        if obj.reference in seen:
+            return ""
+        seen.add(obj.reference)
+        obj = obj.get_object()
+    text = ""
+    if isinstance(obj, generic.DictionaryObject):
+        for key, value in obj.items():
+            if key == "/ToUnicode":
+                text += value.get_object().data.decode("latin-1")
+            elif key not in ("/Parent", "/P"):
+                text += _to_unicode_text(value, seen)
+    elif isinstance(obj, generic.ArrayObject):
+        for value in obj:
+            text += _to_unicode_text(value, seen)
+    return text
+
+
+def test_appearance_draws_the_chinese_name_and_a_party_without_fields_signs_invisibly(cast, sample_pdf, outbox):
+    parties = [
+        {"name": "张三", "email": "first@example.test", "order": 1},
+        {"name": "李四", "email": "second@example.test", "order": 2},
+    ]
+    envelope = create_and_send(cast["sender_api"], sample_pdf, parties, [{"party": 0, **FIELD}])
+    assert sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"]).status_code == 200
+    assert sign_as(cast["second_api"], outbox, envelope, 1, "second@example.test", PIN["second"]).status_code == 200
+    pdf = Envelope.objects.get(pk=envelope["id"]).current_document().read_bytes()
+    visible, invisible = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[:2]
+
+    widget = visible.sig_field["/Kids"][0].get_object()
+    cmap = _to_unicode_text(widget["/AP"])
+    # the signer's real name, 张三 (U+5F20 U+4E09), is among the glyphs the appearance can show
+    assert "5F20" in cmap.upper() and "4E09" in cmap.upper()
+
+    rect = [float(v) for v in invisible.sig_field.get("/Rect", [0, 0, 0, 0])]
+    assert rect[2] - rect[0] == 0 and rect[3] - rect[1] == 0
