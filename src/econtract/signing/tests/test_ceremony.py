@@ -268,14 +268,21 @@ def _to_unicode_text(obj, seen=None) -> str:
     return text
 
 
-def test_appearance_draws_the_chinese_name_and_a_party_without_fields_signs_invisibly(cast, sample_pdf, outbox):
+def test_appearance_draws_the_chinese_name_and_a_party_without_fields_signs_invisibly(
+    cast, sample_pdf, outbox
+):
     parties = [
         {"name": "张三", "email": "first@example.test", "order": 1},
         {"name": "李四", "email": "second@example.test", "order": 2},
     ]
     envelope = create_and_send(cast["sender_api"], sample_pdf, parties, [{"party": 0, **FIELD}])
-    assert sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"]).status_code == 200
-    assert sign_as(cast["second_api"], outbox, envelope, 1, "second@example.test", PIN["second"]).status_code == 200
+    assert (
+        sign_as(cast["first_api"], outbox, envelope, 0, "first@example.test", PIN["first"]).status_code == 200
+    )
+    assert (
+        sign_as(cast["second_api"], outbox, envelope, 1, "second@example.test", PIN["second"]).status_code
+        == 200
+    )
     pdf = Envelope.objects.get(pk=envelope["id"]).current_document().read_bytes()
     visible, invisible = PdfFileReader(io.BytesIO(pdf)).embedded_signatures[:2]
 
