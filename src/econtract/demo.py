@@ -6,6 +6,7 @@ Everything goes through the real services (OTP, PIN, PAdES, TSA) so the sample i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -59,7 +60,7 @@ def _ensure_user(spec: DemoUser) -> User:
     return user
 
 
-def _sign_as(envelope: Envelope, user: User, pin: str, context: RequestContext) -> None:
+def _sign_as(envelope: Envelope, user: User, pin: str) -> None:
     party = envelope.parties.get(email=user.email)
     issued = otp_service.issue_otp(
         purpose=OtpChallenge.Purpose.SIGN,
@@ -69,7 +70,8 @@ def _sign_as(envelope: Envelope, user: User, pin: str, context: RequestContext) 
         subject_line="Demo signing code",
         intro="Demo signing code:",
     )
-    signing.sign(envelope.id, party.id, user, otp=issued.code, pin=pin, context=context)
+    as_signer = RequestContext(actor=user, label=f"{user.email} (econtract demo)")
+    signing.sign(envelope.id, party.id, user, otp=issued.code, pin=pin, context=as_signer)
 
 
 def build_demo() -> DemoResult:
@@ -108,12 +110,12 @@ def build_demo() -> DemoResult:
                 signing.FieldSpec(party=0, page=2, x=60, y=80, width=200, height=60),
                 signing.FieldSpec(party=1, page=2, x=320, y=80, width=200, height=60),
             ],
-            deadline=timezone.now() + timezone.timedelta(days=30),
+            deadline=timezone.now() + timedelta(days=30),
             context=context,
         )
         signing.send_envelope(envelope, alice, context)
-        _sign_as(envelope, alice, DEMO_USERS[0].pin, context)
-        _sign_as(envelope, bob, DEMO_USERS[1].pin, context)
+        _sign_as(envelope, alice, DEMO_USERS[0].pin)
+        _sign_as(envelope, bob, DEMO_USERS[1].pin)
         envelope.refresh_from_db()
         sample_path.parent.mkdir(parents=True, exist_ok=True)
         sample_path.write_bytes(envelope.current_document().read_bytes())
