@@ -97,7 +97,11 @@ def main() -> None:
             writer, existing_fields_only=True
         )
 
-    def bare_pyhanko_blt() -> None:
+    cjk_style = pades._stamp_style_for(
+        user.full_name, "2026-11-25 12:00:00", f"SN {cert.serial_number:x}"[:40]
+    )
+
+    def bare_pyhanko_blt(stamp_style=None) -> None:
         meta = signers.PdfSignatureMetadata(
             field_name="Signature_1",
             md_algorithm="sha256",
@@ -115,13 +119,16 @@ def main() -> None:
 
     ours = median_ms(econtract_sign, runs)
     bare_blt = median_ms(bare_pyhanko_blt, runs)
+    bare_blt_cjk = median_ms(lambda: bare_pyhanko_blt(cjk_style), runs)
     bare_bt = median_ms(bare_pyhanko_bt, runs)
     unwrap = median_ms(lambda: custody.unwrap_signing_key(user, "246810"), max(5, runs // 3))
     print(f"pdf: 10 pages, {len(pdf)} bytes; signer ECDSA P-256; TSA in process; runs={runs}")
     print(f"econtract sign_revision (B-LT, CJK appearance, key unwrapped): {ours:8.1f} ms median")
-    print(f"bare pyHanko, same key/TSA, B-LT, same validation data:        {bare_blt:8.1f} ms median")
+    print(f"bare pyHanko, same key/TSA, B-LT, same data and CJK appearance: {bare_blt_cjk:7.1f} ms median")
+    print(f"bare pyHanko, same key/TSA, B-LT, default appearance:          {bare_blt:8.1f} ms median")
     print(f"bare pyHanko, same key/TSA, B-T, default appearance:           {bare_bt:8.1f} ms median")
-    print(f"ratio econtract / bare B-LT: {ours / bare_blt:.2f}   (aim <= 1.3)")
+    print(f"ratio econtract / bare B-LT, same appearance: {ours / bare_blt_cjk:.2f}   (aim <= 1.3)")
+    print(f"ratio econtract / bare B-LT, default appearance: {ours / bare_blt:.2f}")
     print(f"ratio econtract / bare B-T:  {ours / bare_bt:.2f}")
     print(f"Argon2id PIN key unwrap (64 MiB, 3 passes, 4 lanes): {unwrap:8.1f} ms median")
     sys.stdout.flush()
