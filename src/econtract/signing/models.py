@@ -129,8 +129,6 @@ class Party(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="parties"
     )
-    link_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
-    link_expires_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     signature_field_name = models.CharField(max_length=64, blank=True)
@@ -162,3 +160,25 @@ class SignatureField(models.Model):
 
     def __str__(self) -> str:
         return f"field p{self.page} ({self.x:.0f},{self.y:.0f}) for {self.party_id}"
+
+
+class SigningLink(models.Model):
+    """A personal link to a party's signing page. Only the token's SHA-256 is stored.
+
+    A party may hold several: the one emailed when her turn comes, and short-lived ones opened from
+    her dashboard when she is already logged in as the matching user.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "email"
+        DASHBOARD = "dashboard", "dashboard"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.channel} link for {self.party_id}"

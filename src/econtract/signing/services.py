@@ -38,11 +38,12 @@ from econtract.signing.errors import (
     NotThisParty,
     NotYourTurn,
 )
-from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
+from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField, SigningLink
 
 logger = logging.getLogger("econtract.signing")
 
 LINK_LIFETIME = timedelta(days=30)
+DASHBOARD_LINK_LIFETIME = timedelta(hours=1)
 MAX_PARTIES = 50
 MAX_FIELDS = 200
 
@@ -270,14 +271,30 @@ def signing_link(token: str) -> str:
     return f"{settings.BASE_URL}/sign/{token}"
 
 
-def _issue_link(party: Party, envelope: Envelope) -> str:
+def _issue_link(party: Party, envelope: Envelope, channel: str = SigningLink.Channel.EMAIL) -> str:
     token = secrets.token_urlsafe(32)
-    party.link_token_hash = sha256_hex(token.encode())
-    expiry = timezone.now() + LINK_LIFETIME
-    party.link_expires_at = min(expiry, envelope.deadline) if envelope.deadline else expiry
-    party.notified_at = timezone.now()
-    party.save(update_fields=["link_token_hash", "link_expires_at", "notified_at"])
+    lifetime = LINK_LIFETIME if channel == SigningLink.Channel.EMAIL else DASHBOARD_LINK_LIFETIME
+    expiry = timezone.now() + lifetime
+    SigningLink.objects.create(
+        party=party,
+        token_hash=sha256_hex(token.encode()),
+        channel=channel,
+        expires_at=min(expiry, envelope.deadline) if envelope.deadline else expiry,
+    )
+    if channel == SigningLink.Channel.EMAIL:
+        party.notified_at = timezone.now()
+        party.save(update_fields=["notified_at"])
     return token
+
+
+def open_signing_link(envelope_id: Any, party_id: Any, user: User, context: RequestContext) -> str:
+    """A short-lived signing link for a party who is already logged in as the matching user
+    (the "Sign now" button of her dashboard); the emailed link stays valid."""
+    envelope, party = _load_party(envelope_id, party_id)
+    _authorize_party(party, user)
+    _check_open(envelope, context)
+    _check_turn(party)
+    return _issue_link(party, envelope, SigningLink.Channel.DASHBOARD)
 
 
 def _notify_turn(envelope: Envelope, party: Party) -> None:
@@ -339,13 +356,16 @@ def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> En
 
 
 def party_for_link(token: str) -> Party:
-    digest = sha256_hex((token or "").encode())
-    party = Party.objects.select_related("envelope").filter(link_token_hash=digest).first()
-    if party is None or not secrets.compare_digest(party.link_token_hash, digest):
+    link = (
+        SigningLink.objects.select_related("party__envelope")
+        .filter(token_hash=sha256_hex((token or "").encode()))
+        .first()
+    )
+    if link is None:
         raise LinkInvalid("this signing link is not valid")
-    if party.link_expires_at and party.link_expires_at <= timezone.now():
+    if link.expires_at <= timezone.now():
         raise LinkInvalid("this signing link has expired")
-    return party
+    return link.party
 
 
 def record_link_opened(party: Party, context: RequestContext) -> None:

@@ -16,6 +16,11 @@ urlpatterns = [
     path("envelopes/<uuid:pk>/edit/", envelopes.envelope_edit, name="envelope_edit"),
     path("envelopes/<uuid:pk>/send/", envelopes.envelope_send, name="envelope_send"),
     path("envelopes/<uuid:pk>/void/", envelopes.envelope_void, name="envelope_void"),
+    path(
+        "envelopes/<uuid:pk>/parties/<uuid:party_id>/sign-now/",
+        envelopes.envelope_sign_now,
+        name="envelope_sign_now",
+    ),
     path("envelopes/<uuid:pk>/download/", envelopes.envelope_download, name="envelope_download"),
     path("envelopes/<uuid:pk>/pages/v<int:version>/<int:page>.png", envelopes.page_image, name="page_image"),
     path("sign/<str:token>", signing.sign_page, name="sign"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from django.urls import reverse
 
@@ -121,3 +123,34 @@ def test_too_many_wrong_pins_lock_the_key_and_say_until_when(client, signing_tok
         client.post(submit, {"code": code, "pin": "999999"}, **HTMX)
     response = client.post(submit, {"code": code, "pin": PIN}, HTTP_ACCEPT_LANGUAGE="en", **HTMX)
     assert "locked until" in response.context["error"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logged_in_party_signs_from_her_dashboard_without_the_emailed_link(
+    client, make_user, enterprise, api_client, sample_pdf, outbox
+):
+    from econtract.signing.tests.factories import create_and_send, people
+
+    sender, first, second = people(make_user, enterprise)
+    envelope = create_and_send(
+        api_client(sender, enterprise),
+        sample_pdf,
+        [
+            {"name": "张三", "email": first.email, "order": 1},
+            {"name": "李四", "email": second.email, "order": 2},
+        ],
+    )
+    client.force_login(first)
+    page = client.get(reverse("web:dashboard")).content.decode()
+    sign_now = reverse("web:envelope_sign_now", args=[envelope["id"], envelope["parties"][0]["id"]])
+    assert sign_now in page
+    response = client.post(sign_now)
+    assert response.status_code == 302 and "/sign/" in response["Location"]
+    assert client.get(response["Location"]).status_code == 200
+    # the emailed link still works, and nobody else can open a link for her
+    assert client.get(urlsplit(outbox.last_link(first.email)).path).status_code == 200
+    client.force_login(second)
+    refused = client.post(
+        reverse("web:envelope_sign_now", args=[envelope["id"], envelope["parties"][0]["id"]])
+    )
+    assert refused.status_code == 302 and refused["Location"] == reverse("web:dashboard")

@@ -45,8 +45,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 "envelope": envelope,
                 "parties": parties,
                 "signed": sum(1 for p in parties if p.status == Party.Status.SIGNED),
-                "awaiting_me": envelope.status == Envelope.Status.SENT
-                and any(p.status == Party.Status.READY for p in mine),
+                "awaiting_me": next(
+                    (
+                        p
+                        for p in mine
+                        if p.status == Party.Status.READY and envelope.status == Envelope.Status.SENT
+                    ),
+                    None,
+                ),
             }
         )
     return render(
@@ -54,6 +60,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "web/dashboard.html",
         {"rows": rows, "status": status, "statuses": Envelope.Status.choices},
     )
+
+
+@login_required
+@require_POST
+def envelope_sign_now(request: HttpRequest, pk: object, party_id: object) -> HttpResponse:
+    """A logged-in party opens her signing page without the emailed link."""
+    envelope = visible_envelope(request, pk)
+    try:
+        token = services.open_signing_link(envelope.pk, party_id, request.user, request_context(request))
+    except Party.DoesNotExist as exc:
+        raise Http404 from exc
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, error_message(exc))
+        return redirect("web:dashboard")
+    return redirect("web:sign", token=token)
 
 
 @login_required
