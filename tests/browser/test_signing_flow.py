@@ -104,6 +104,14 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
     page = desk.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # our strict Content-Security-Policy must not block anything the pages use
+    csp_violations: list[str] = []
+
+    def watch_console(message):
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
+
+    page.on("console", watch_console)
     page.set_default_timeout(15_000)
     page.goto(site + reverse("web:login"))
     log_in(page, sender.email)
@@ -160,6 +168,7 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
         locale="zh-CN",
     )
     mobile = phone.new_page()
+    mobile.on("console", watch_console)
     mobile.set_default_timeout(20_000)
     mobile.goto(link)
     mobile.click(".sign-head ~ .card a.button.primary")
@@ -190,5 +199,6 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
 
     signatures = PdfFileReader(io.BytesIO(signed)).embedded_signatures
     assert [s.sig_object.get("/Type") for s in signatures].count("/Sig") == 1
+    assert csp_violations == []
     phone.close()
     desk.close()

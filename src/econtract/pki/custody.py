@@ -90,9 +90,20 @@ def _lockout() -> timedelta:
     return timedelta(seconds=int(getattr(settings, "ECONTRACT_PIN_LOCKOUT_SECONDS", PIN_LOCKOUT_SECONDS)))
 
 
+def _is_guessable(pin: str) -> bool:
+    """The PINs tried first by anyone guessing: one digit repeated, straight runs (123456, 987654),
+    and short patterns repeated (121212, 123123)."""
+    steps = {int(b) - int(a) for a, b in zip(pin, pin[1:], strict=False)}
+    if steps <= {0} or steps == {1} or steps == {-1}:
+        return True
+    return any(len(pin) % size == 0 and pin == pin[:size] * (len(pin) // size) for size in (2, 3))
+
+
 def check_pin_strength(pin: str) -> None:
     if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
         raise WeakPin("the PIN must be 6 to 12 digits")
+    if _is_guessable(pin):
+        raise WeakPin("this PIN is too easy to guess (repeated digits, a straight run or a repeated pattern)")
 
 
 def pseudonym_for(user: Any) -> str:

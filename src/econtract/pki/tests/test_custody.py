@@ -225,3 +225,18 @@ def test_after_revocation_a_new_pin_makes_a_new_key_without_the_old_pin(user, fa
     assert bytes(second.public_key_der) != bytes(first.public_key_der)
     private_key, issued = unwrap_signing_key(user, "192837")
     assert signs_verifiably(private_key, issued)
+
+
+@pytest.mark.parametrize("pin", ["111111", "123456", "987654", "012345", "121212", "123123", "000000000"])
+def test_guessable_pins_are_refused(pin):
+    from econtract.pki.custody import check_pin_strength
+
+    with pytest.raises(WeakPin):
+        check_pin_strength(pin)
+
+
+@pytest.mark.parametrize("pin", ["246810", "135790", "582914", "975310"])
+def test_ordinary_pins_pass(pin):
+    from econtract.pki.custody import check_pin_strength
+
+    check_pin_strength(pin)

@@ -7,7 +7,7 @@ import json
 from econtract.accounts.services import add_member
 from econtract.pki import custody
 
-PIN = {"sender": "111111", "first": "246810", "second": "135790"}
+PIN = {"sender": "582914", "first": "246810", "second": "135790"}
 
 
 def spec(parties, fields=(), title="测试合同 Test Agreement", **extra) -> str:

@@ -127,3 +127,9 @@ def test_default_language_is_chinese_and_english_can_be_chosen(client, db):
     assert response.status_code == 302
     response = client.get(reverse("web:verify_page"))
     assert "Verify a signed PDF" in response.content.decode()
+
+
+def test_pages_carry_a_strict_content_security_policy(client, db):
+    policy = client.get(reverse("web:login"))["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
