@@ -47,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     # accounts
     "invalid_api_key": 401,
     "email_not_verified": 403,
+    "identity_not_verified": 403,
 }
 
 

@@ -47,6 +47,7 @@ from econtract.pki.errors import (
     CertificateExpired,
     CertificateRevoked,
     CurrentPinRequired,
+    IdentityNotVerified,
     KekMismatch,
     NoSigningKey,
     PinLocked,
@@ -286,6 +287,8 @@ def set_signing_pin(user: Any, pin: str, current_pin: str | None = None) -> Sign
     salt = os.urandom(SALT_BYTES)
     existing = SignerKey.objects.select_related("certificate").filter(user=user).first()
     if existing is None or _certificate_unusable(existing.certificate):
+        if not getattr(user, "email_verified", False):
+            raise IdentityNotVerified("verify your identity (email) before a signing certificate is issued")
         return _create_signer_key(user, pin, params, kek_bytes, salt, replaces=existing)
     if current_pin is None:
         raise CurrentPinRequired("enter the current PIN to change it")

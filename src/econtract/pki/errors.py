@@ -43,6 +43,12 @@ class NoSigningKey(PkiError):
     code = "no_signing_key"
 
 
+class IdentityNotVerified(PkiError):
+    """Certificates are issued only to verified identities (DESIGN §3.1)."""
+
+    code = "identity_not_verified"
+
+
 class WrongPin(PkiError):
     code = "wrong_pin"
 

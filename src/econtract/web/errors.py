@@ -57,7 +57,12 @@ MESSAGES = {
     "otp_expired": gettext_lazy("The code has expired or was tried too often; request a new one."),
     "otp_required": gettext_lazy("Request a code first (or the code was already used)."),
     "otp_rate_limited": gettext_lazy("A code was sent moments ago; please wait before requesting another."),
-    "weak_pin": gettext_lazy("The PIN must be 6 to 12 digits."),
+    "weak_pin": gettext_lazy(
+        "The PIN must be 6 to 12 digits and hard to guess (not 123456, 111111 or 121212)."
+    ),
+    "identity_not_verified": gettext_lazy(
+        "Verify your email address before a signing certificate can be issued."
+    ),
     "current_pin_required": gettext_lazy("Enter your current PIN to change it."),
     "no_signing_key": gettext_lazy("You have no signing key yet: set a signing PIN first."),
     "certificate_revoked": gettext_lazy("Your signing certificate has been revoked."),

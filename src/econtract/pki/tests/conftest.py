@@ -26,12 +26,12 @@ def fast_kdf(settings):
 
 @pytest.fixture
 def user(db):
-    return create_user("zhang.san@example.com", None, "张三")
+    return create_user("zhang.san@example.com", None, "张三", email_verified=True)
 
 
 @pytest.fixture
 def other_user(db):
-    return create_user("li.si@example.com", None, "李四")
+    return create_user("li.si@example.com", None, "李四", email_verified=True)
 
 
 def write_pem(path: Path, *certs: asn1_x509.Certificate) -> Path:

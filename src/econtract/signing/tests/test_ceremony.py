@@ -293,3 +293,30 @@ def test_appearance_draws_the_chinese_name_and_a_party_without_fields_signs_invi
 
     rect = [float(v) for v in invisible.sig_field.get("/Rect", [0, 0, 0, 0])]
     assert rect[2] - rect[0] == 0 and rect[3] - rect[1] == 0
+
+
+def test_an_unverified_user_gets_no_signing_certificate(make_user, api_client):
+    from econtract.pki.models import SignerKey
+
+    unverified = make_user("unverified@example.test", verified=False)
+    response = api_client(unverified).put(
+        "/api/v1/me/signing-pin", {"pin": "582914"}, content_type="application/json"
+    )
+    assert response.status_code == 403 and response.json()["error"] == "identity_not_verified"
+    assert not SignerKey.objects.filter(user=unverified).exists()
+
+
+def test_signing_pin_via_api_creates_then_changes_the_key(make_user, api_client):
+    user = make_user("pin@example.test")
+    client = api_client(user)
+    first = client.put("/api/v1/me/signing-pin", {"pin": "582914"}, content_type="application/json")
+    assert first.status_code == 200
+    weak = client.put(
+        "/api/v1/me/signing-pin", {"pin": "123456", "current_pin": "582914"}, content_type="application/json"
+    )
+    assert weak.status_code == 400 and weak.json()["error"] == "weak_pin"
+    changed = client.put(
+        "/api/v1/me/signing-pin", {"pin": "703916", "current_pin": "582914"}, content_type="application/json"
+    )
+    assert changed.status_code == 200
+    assert changed.json()["certificate_serial"] == first.json()["certificate_serial"]
