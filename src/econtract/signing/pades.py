@@ -259,5 +259,17 @@ def add_document_timestamp(
     return run_sync(run())
 
 
+def signer_certificates(pdf: bytes) -> list[x509.Certificate]:
+    """The certificates that actually signed the document (not the signers' current ones)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    reader = PdfFileReader(io.BytesIO(pdf), strict=False)
+    return [
+        signature.signer_cert
+        for signature in reader.embedded_signatures
+        if signature.sig_object.get("/Type") != "/DocTimeStamp"
+    ]
+
+
 def signing_time_label(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S %Z")

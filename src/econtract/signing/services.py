@@ -556,15 +556,11 @@ def sign(
 
 def _complete(envelope: Envelope, context: RequestContext) -> None:
     current = envelope.current_document()
-    signer_certs = [
-        x509.Certificate.load(bytes(p.user.signer_key.certificate.certificate_der))
-        for p in envelope.parties.select_related("user__signer_key__certificate")
-        if p.user is not None
-    ]
+    signed_pdf = current.read_bytes()
     final_pdf = pades.add_document_timestamp(
-        current.read_bytes(),
+        signed_pdf,
         timestamper=get_timestamper(),
-        validation_context=signing_validation_context_for(signer_certs),
+        validation_context=signing_validation_context_for(pades.signer_certificates(signed_pdf)),
     )
     revision = _store_revision(envelope, final_pdf, DocumentRevision.Reason.DOCUMENT_TIMESTAMP)
     envelope.status = Envelope.Status.COMPLETED
