@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import secrets
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +27,9 @@ def _isolate_offline_verify() -> None:
     """`econtract verify` must work on a machine with no platform: don't create ./var for it."""
     data_dir = Path(os.environ.get("ECONTRACT_DATA_DIR") or "./var")
     if not (data_dir / "econtract.sqlite3").exists() and not os.environ.get("ECONTRACT_DATABASE_URL"):
-        os.environ["ECONTRACT_DATA_DIR"] = tempfile.mkdtemp(prefix="econtract-verify-")
+        scratch = tempfile.mkdtemp(prefix="econtract-verify-")
+        atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+        os.environ["ECONTRACT_DATA_DIR"] = scratch
         os.environ.setdefault("ECONTRACT_SECRET_KEY", secrets.token_urlsafe(32))
 
 

@@ -108,10 +108,14 @@ def platform(tmp_path_factory) -> Platform:
     platform.keys["alice"] = re.search(r"API key \(.*?\): (ek_\S+)", demo.stdout).group(1)
     platform.keys["bob"] = platform.cli("apikey", "create", bob).stdout.strip().splitlines()[-1]
     platform.emails = {"alice": alice, "bob": bob}  # type: ignore[attr-defined]
+    platform.server_log = data_dir / "server.log"  # type: ignore[attr-defined]
+    # The server's output goes to a file: a pipe nobody reads would fill up and stall the server.
+    server_log = data_dir / "server.log"
+    log_handle = server_log.open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "econtract.cli", "serve", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_handle,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -126,9 +130,7 @@ def platform(tmp_path_factory) -> Platform:
             except requests.ConnectionError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(
-                    f"the server did not start:\n{server.stdout.read() if server.stdout else ''}"
-                )
+                raise AssertionError(f"the server did not start:\n{server_log.read_text()}")
             time.sleep(0.2)
         yield platform
     finally:
@@ -137,5 +139,6 @@ def platform(tmp_path_factory) -> Platform:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+        log_handle.close()
         if pg_name:
             _drop_postgres_database(pg_url, pg_name)

@@ -194,3 +194,9 @@ def test_public_verify_endpoint_and_pki_endpoints(platform, tmp_path):
     assert response.json()["valid"] is True
     crl = requests.get(f"{platform.base_url}/pki/crl", timeout=10)
     assert crl.status_code == 200 and crl.headers["Content-Type"].startswith("application/pkix-crl")
+
+
+def test_serve_warns_that_the_embedded_kek_sits_beside_the_data(platform):
+    log = platform.server_log.read_text()
+    assert "key-encryption key" in log and "ECONTRACT_KEK_FILE" in log
+    assert f"econtract is running at {platform.base_url}/" in log

@@ -72,7 +72,8 @@ _warned: set[str] = set()
 
 
 def warn_if_embedded() -> None:
-    """Log, once per process (PkiConfig.ready calls it at start), that the KEK sits beside the data."""
+    """Log, once per process, that the KEK sits beside the data: at `econtract serve` start and
+    whenever a process first loads an embedded KEK (commands that never touch keys stay quiet)."""
     if str(getattr(settings, "ECONTRACT_KEK_FILE", "") or "").strip():
         return
     path = str(Path(settings.DATA_DIR) / EMBEDDED_KEK_NAME)

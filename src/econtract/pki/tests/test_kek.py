@@ -20,7 +20,7 @@ def embedded(settings, tmp_path):
 
 def test_embedded_kek_is_generated_0600_once_and_warned_about(embedded, caplog):
     with caplog.at_level(logging.WARNING, logger="econtract.pki"):
-        kek.warn_if_embedded()  # what PkiConfig.ready() does at process start
+        kek.warn_if_embedded()  # what `econtract serve` does at start
         first = kek.load_kek()
     assert len(first) == 32
     assert stat.S_IMODE(embedded.stat().st_mode) == 0o600

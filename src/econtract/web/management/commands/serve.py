@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from econtract.pki.kek import warn_if_embedded
 from econtract.pki.services import ensure_platform_pki, root_certificate
 
 
@@ -18,6 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         call_command("migrate", interactive=False, verbosity=0)
+        warn_if_embedded()
         ensure_platform_pki()
         root = root_certificate()
         self.stdout.write(f"data directory: {settings.DATA_DIR}")
