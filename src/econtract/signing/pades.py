@@ -72,10 +72,14 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
+# What a visible signature shows: who, when (local time), and which certificate.
+STAMP_TEMPLATE = "电子签名 Signed by\n%(signer)s\n%(when)s\n%(serial)s"
+
+
 @lru_cache(maxsize=256)
 def _stamp_style(font_path: str) -> TextStampStyle:
     return TextStampStyle(
-        stamp_text="%(signer)s\n%(when)s\n%(serial)s",
+        stamp_text=STAMP_TEMPLATE,
         text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(font_path), font_size=9),
         border_width=1,
     )
@@ -84,7 +88,7 @@ def _stamp_style(font_path: str) -> TextStampStyle:
 def _stamp_style_for(*texts: str) -> TextStampStyle:
     from econtract.documents.fonts import cjk_font_subset_path
 
-    return _stamp_style(str(cjk_font_subset_path("".join(texts))))
+    return _stamp_style(str(cjk_font_subset_path(STAMP_TEMPLATE + "".join(texts))))
 
 
 def _page_origin(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, float]:
