@@ -14,7 +14,7 @@ from econtract.identity.errors import IdentityError
 from econtract.pki.errors import PkiError
 from econtract.signing.errors import SigningError
 from econtract.signing.models import Envelope, Party
-from econtract.verification.errors import UnreadablePdf
+from econtract.verification.errors import UnreadablePdf, VerificationRateLimited
 
 api = NinjaAPI(
     title="econtract API",
@@ -28,6 +28,11 @@ api = NinjaAPI(
 
 for error_type in (SigningError, IdentityError, PkiError, AccountError, UnsafePdf):
     api.add_exception_handler(error_type, domain_error_response)
+
+
+@api.exception_handler(VerificationRateLimited)
+def rate_limited(request: HttpRequest, exc: Exception) -> HttpResponse:
+    return error_response("rate_limited", str(exc), 429)
 
 
 @api.exception_handler(UnreadablePdf)

@@ -19,4 +19,6 @@ def verify(request: HttpRequest, document: File[UploadedFile]):  # type: ignore[
     data = document.read(settings.ECONTRACT_MAX_UPLOAD_BYTES + 1)
     if len(data) > settings.ECONTRACT_MAX_UPLOAD_BYTES:
         return error_response("too_large", "the file is larger than the upload limit", 413)
-    return verify_pdf_with_platform_roots(data).to_dict()
+    return verify_pdf_with_platform_roots(
+        data, client_address=request.META.get("REMOTE_ADDR") or "unknown"
+    ).to_dict()

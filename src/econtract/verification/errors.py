@@ -7,3 +7,7 @@ class VerificationError(Exception):
 
 class UnreadablePdf(VerificationError):
     """The input is not a PDF we can parse (corrupt, truncated, not a PDF, or encrypted with a password)."""
+
+
+class VerificationRateLimited(VerificationError):
+    code = "rate_limited"

@@ -6,12 +6,19 @@ from asn1crypto import x509
 
 from econtract.documents.pdfsafety import inspect_pdf
 from econtract.pki.services import ensure_platform_pki, platform_chain, root_certificate
+from econtract.ratelimit import allow
+from econtract.verification.errors import VerificationRateLimited
 from econtract.verification.services import VerificationReport, verify_pdf
+
+# Verification is public and each check starts a sandboxed child process: bound it per client address.
+VERIFICATIONS_PER_MINUTE = 20
 
 
 def verify_pdf_with_platform_roots(
-    data: bytes, extra_roots: list[x509.Certificate] | None = None
+    data: bytes, extra_roots: list[x509.Certificate] | None = None, *, client_address: str | None = None
 ) -> VerificationReport:
+    if client_address is not None and not allow(f"verify:{client_address}", VERIFICATIONS_PER_MINUTE, 60):
+        raise VerificationRateLimited("too many verifications from your address; wait a minute")
     inspect_pdf(data)  # sandboxed: bombs, loops and corrupt files are refused before pyHanko parses them
     ensure_platform_pki()
     root = root_certificate()

@@ -71,6 +71,8 @@ MESSAGES = {
     # accounts
     "invalid_api_key": gettext_lazy("Unknown or revoked API key."),
     "email_not_verified": gettext_lazy("Your email address is not verified."),
+    # verification
+    "rate_limited": gettext_lazy("Too many checks from your address; please wait a minute."),
 }
 
 # Codes whose service message names the exact problem (which field, which party, which state).

@@ -160,3 +160,22 @@ def test_public_verify_reports_an_unsigned_pdf_as_not_valid(client, sample_pdf):
     )
     assert response.status_code == 200
     assert response.json()["valid"] is False and response.json()["signatures"] == []
+
+
+def test_public_verify_is_rate_limited_per_address(client, sample_pdf, settings):
+    from econtract.verification import platform
+
+    statuses = []
+    for _ in range(platform.VERIFICATIONS_PER_MINUTE + 1):
+        response = client.post(
+            "/api/v1/verify", {"document": SimpleUploadedFile("x.pdf", b"nope", "application/pdf")}
+        )
+        statuses.append(response.status_code)
+    assert statuses[:-1] == [415] * platform.VERIFICATIONS_PER_MINUTE
+    assert statuses[-1] == 429
+    assert (
+        client.post(
+            "/api/v1/verify", {"document": SimpleUploadedFile("x.pdf", b"x", "application/pdf")}
+        ).json()["error"]
+        == "rate_limited"
+    )

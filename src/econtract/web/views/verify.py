@@ -59,7 +59,10 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             context["filename"] = upload.name
             context["sha256"] = hashlib.sha256(data).hexdigest()
             try:
-                context["report"] = _readable(verify_pdf_with_platform_roots(data).to_dict())
+                report = verify_pdf_with_platform_roots(
+                    data, client_address=request.META.get("REMOTE_ADDR") or "unknown"
+                )
+                context["report"] = _readable(report.to_dict())
             except DOMAIN_ERRORS as exc:
                 form.add_error("document", error_message(exc))
     else:
