@@ -20,7 +20,7 @@ from econtract.evidence.models import Event
 from econtract.evidence.services import RequestContext
 from econtract.signing import services
 from econtract.signing.errors import InvalidEnvelope
-from econtract.signing.models import Envelope
+from econtract.signing.models import Envelope, Party
 
 router = Router(tags=["envelopes"])
 
@@ -266,6 +266,14 @@ def decline(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: Re
         context=RequestContext.from_request(request),
     )
     return envelope_out(envelope)
+
+
+@router.post("/envelopes/{envelope_id}/parties/{party_id}/remind", response=PartyOut)
+def remind(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> Party:
+    """Email a party whose turn it is a fresh signing link (at most every 10 minutes)."""
+    return services.remind(
+        _visible(request, envelope_id), party_id, _user(request), RequestContext.from_request(request)
+    )
 
 
 def _mask_email(email: str) -> str:

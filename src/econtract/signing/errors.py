@@ -39,3 +39,7 @@ class LinkInvalid(SigningError):
 
 class ConcurrentUpdate(SigningError):
     code = "concurrent_update"
+
+
+class ReminderTooSoon(SigningError):
+    code = "reminder_too_soon"

@@ -37,6 +37,7 @@ from econtract.signing.errors import (
     LinkInvalid,
     NotThisParty,
     NotYourTurn,
+    ReminderTooSoon,
 )
 from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField, SigningLink
 
@@ -353,6 +354,34 @@ def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> En
         )
         _advance(envelope, context)
     return envelope
+
+
+REMINDER_INTERVAL = timedelta(minutes=10)
+
+
+def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContext) -> Party:
+    """The sender emails a party whose turn it is a fresh signing link (earlier links stay valid)."""
+    _require_member(envelope.organization, user)
+    with transaction.atomic():
+        envelope = (
+            Envelope.objects.select_for_update()
+            .select_related("organization", "created_by")
+            .get(pk=envelope.pk)
+        )
+        party = envelope.parties.select_for_update().get(pk=party_id)
+        _check_open(envelope, context)
+        _check_turn(party)
+        if party.notified_at and timezone.now() - party.notified_at < REMINDER_INTERVAL:
+            raise ReminderTooSoon("this party was emailed less than 10 minutes ago")
+        _notify_turn(envelope, party)
+        record_event(
+            "reminded",
+            envelope,
+            context,
+            organization=envelope.organization,
+            payload={"party": str(party.id)},
+        )
+    return party
 
 
 def party_for_link(token: str) -> Party:

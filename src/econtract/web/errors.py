@@ -71,6 +71,7 @@ MESSAGES = {
     # accounts
     "invalid_api_key": gettext_lazy("Unknown or revoked API key."),
     "email_not_verified": gettext_lazy("Your email address is not verified."),
+    "reminder_too_soon": gettext_lazy("This party was emailed less than 10 minutes ago; try again later."),
     # verification
     "rate_limited": gettext_lazy("Too many checks from your address; please wait a minute."),
 }

@@ -15,6 +15,7 @@ EVENT_NAMES = {
     "edited": _("parties and fields edited"),
     "sent": _("sent"),
     "notified": _("signing link emailed"),
+    "reminded": _("reminder sent"),
     "link_opened": _("signing link opened"),
     "otp_sent": _("signing code sent"),
     "otp_failed": _("wrong signing code"),

@@ -21,6 +21,11 @@ urlpatterns = [
         envelopes.envelope_sign_now,
         name="envelope_sign_now",
     ),
+    path(
+        "envelopes/<uuid:pk>/parties/<uuid:party_id>/remind/",
+        envelopes.envelope_remind,
+        name="envelope_remind",
+    ),
     path("envelopes/<uuid:pk>/download/", envelopes.envelope_download, name="envelope_download"),
     path("envelopes/<uuid:pk>/pages/v<int:version>/<int:page>.png", envelopes.page_image, name="page_image"),
     path("sign/<str:token>", signing.sign_page, name="sign"),

@@ -320,3 +320,23 @@ def test_signing_pin_via_api_creates_then_changes_the_key(make_user, api_client)
     )
     assert changed.status_code == 200
     assert changed.json()["certificate_serial"] == first.json()["certificate_serial"]
+
+
+def test_sender_reminds_a_party_whose_turn_it_is(cast, sample_pdf, outbox):
+    from econtract.signing.models import Party
+
+    envelope = two_party_envelope(cast, sample_pdf)
+    first_id, second_id = (p["id"] for p in envelope["parties"])
+    url = f"/api/v1/envelopes/{envelope['id']}/parties/{{}}/remind"
+    too_soon = cast["sender_api"].post(url.format(first_id))
+    assert too_soon.status_code == 429 and too_soon.json()["error"] == "reminder_too_soon"
+    Party.objects.filter(pk=first_id).update(notified_at=timezone.now() - timedelta(minutes=11))
+    old_link = outbox.last_link("first@example.test")
+    response = cast["sender_api"].post(url.format(first_id))
+    assert response.status_code == 200 and response.json()["status"] == "ready"
+    assert outbox.last_link("first@example.test") != old_link
+    # the party waiting for her turn is not reminded, and a party cannot remind anyone
+    assert cast["sender_api"].post(url.format(second_id)).json()["error"] == "not_your_turn"
+    assert cast["first_api"].post(url.format(first_id)).status_code == 403
+    kinds = [e.kind for e in Event.objects.for_subject(Envelope.objects.get(pk=envelope["id"]))]
+    assert kinds.count("reminded") == 1

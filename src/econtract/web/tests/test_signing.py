@@ -154,3 +154,28 @@ def test_a_logged_in_party_signs_from_her_dashboard_without_the_emailed_link(
         reverse("web:envelope_sign_now", args=[envelope["id"], envelope["parties"][0]["id"]])
     )
     assert refused.status_code == 302 and refused["Location"] == reverse("web:dashboard")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sender_reminds_from_the_envelope_page(client, make_user, enterprise, api_client, sample_pdf, outbox):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from econtract.signing.tests.factories import create_and_send, people
+
+    sender, first, _ = people(make_user, enterprise)
+    envelope = create_and_send(
+        api_client(sender, enterprise), sample_pdf, [{"name": "张三", "email": first.email, "order": 1}]
+    )
+    Party.objects.filter(pk=envelope["parties"][0]["id"]).update(
+        notified_at=timezone.now() - timedelta(hours=1)
+    )
+    client.force_login(sender)
+    detail = reverse("web:envelope_detail", args=[envelope["id"]])
+    remind = reverse("web:envelope_remind", args=[envelope["id"], envelope["parties"][0]["id"]])
+    assert remind in client.get(detail).content.decode()
+    before = len(outbox.messages(first.email))
+    response = client.post(remind)
+    assert response.status_code == 302 and response["Location"] == detail
+    assert len(outbox.messages(first.email)) == before + 1

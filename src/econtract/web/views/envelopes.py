@@ -64,6 +64,21 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+def envelope_remind(request: HttpRequest, pk: object, party_id: object) -> HttpResponse:
+    envelope = visible_envelope(request, pk)
+    try:
+        party = services.remind(envelope, party_id, request.user, request_context(request))
+    except Party.DoesNotExist as exc:
+        raise Http404 from exc
+    except DOMAIN_ERRORS as exc:
+        messages.error(request, error_message(exc))
+    else:
+        messages.success(request, _("A new signing link was emailed to %(email)s.") % {"email": party.email})
+    return redirect("web:envelope_detail", pk=envelope.pk)
+
+
+@login_required
+@require_POST
 def envelope_sign_now(request: HttpRequest, pk: object, party_id: object) -> HttpResponse:
     """A logged-in party opens her signing page without the emailed link."""
     envelope = visible_envelope(request, pk)
