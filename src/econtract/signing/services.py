@@ -222,7 +222,7 @@ def replace_recipients(
     _validate_parties(parties)
     _validate_fields(envelope, fields, len(parties))
     with transaction.atomic():
-        envelope = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        envelope = _locked(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
             raise EnvelopeNotEditable("only a draft can be edited")
         envelope.fields.all().delete()
@@ -233,6 +233,17 @@ def replace_recipients(
             "edited", envelope, context, organization=envelope.organization, payload={"parties": len(created)}
         )
     return envelope
+
+
+def _locked(envelope_pk: Any) -> Envelope:
+    """Re-read the envelope holding its row lock (PostgreSQL; SQLite's IMMEDIATE transaction already
+    serialises writers), so concurrent signers, decliners and the sender act on the latest state."""
+    return (
+        # of=self: lock the envelope only, not the organisation and user rows it joins
+        Envelope.objects.select_for_update(of=("self",))
+        .select_related("organization", "created_by")
+        .get(pk=envelope_pk)
+    )
 
 
 # --- authorisation --------------------------------------------------------------------------------
@@ -334,7 +345,7 @@ def _advance(envelope: Envelope, context: RequestContext) -> None:
 def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> Envelope:
     _require_member(envelope.organization, user)
     with transaction.atomic():
-        envelope = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        envelope = _locked(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
             raise EnvelopeNotEditable(f"the envelope is {envelope.status}, not a draft")
         if not envelope.parties.exists():
@@ -363,11 +374,7 @@ def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContex
     """The sender emails a party whose turn it is a fresh signing link (earlier links stay valid)."""
     _require_member(envelope.organization, user)
     with transaction.atomic():
-        envelope = (
-            Envelope.objects.select_for_update()
-            .select_related("organization", "created_by")
-            .get(pk=envelope.pk)
-        )
+        envelope = _locked(envelope.pk)
         party = envelope.parties.select_for_update().get(pk=party_id)
         _check_open(envelope, context)
         _check_turn(party)
@@ -416,7 +423,7 @@ def _expire_if_overdue(envelope: Envelope, context: RequestContext) -> bool:
     if envelope.status != Envelope.Status.SENT or not envelope.deadline or envelope.deadline > timezone.now():
         return False
     with transaction.atomic():
-        locked = Envelope.objects.select_for_update().get(pk=envelope.pk)
+        locked = _locked(envelope.pk)
         if locked.status != Envelope.Status.SENT:
             return locked.status == Envelope.Status.EXPIRED
         locked.status = Envelope.Status.EXPIRED
@@ -528,11 +535,7 @@ def sign(
     certificate = x509.Certificate.load(bytes(issued.certificate_der))
 
     with transaction.atomic():
-        envelope = (
-            Envelope.objects.select_for_update()
-            .select_related("organization", "created_by")
-            .get(pk=envelope.pk)
-        )
+        envelope = _locked(envelope.pk)
         party = Party.objects.select_for_update().get(pk=party.pk)
         _check_open(envelope, context)
         _check_turn(party)
@@ -629,11 +632,7 @@ def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context
     _check_open(envelope, context)
     reason = (reason or "").strip()[:2000]
     with transaction.atomic():
-        envelope = (
-            Envelope.objects.select_for_update()
-            .select_related("organization", "created_by")
-            .get(pk=envelope.pk)
-        )
+        envelope = _locked(envelope.pk)
         party = Party.objects.select_for_update().get(pk=party.pk)
         _check_open(envelope, context)
         if party.status == Party.Status.SIGNED:
@@ -666,11 +665,7 @@ def void(envelope: Envelope, user: User, *, reason: str, context: RequestContext
     _require_member(envelope.organization, user)
     reason = (reason or "").strip()[:2000]
     with transaction.atomic():
-        envelope = (
-            Envelope.objects.select_for_update()
-            .select_related("organization", "created_by")
-            .get(pk=envelope.pk)
-        )
+        envelope = _locked(envelope.pk)
         if envelope.is_final:
             raise EnvelopeClosed(f"the envelope is already {envelope.status}")
         was_sent = envelope.status == Envelope.Status.SENT
