@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-import re
-from pathlib import Path
-
 import pytest
 
 
@@ -29,40 +24,10 @@ def fresh_cache():
 
 @pytest.fixture
 def outbox(settings):
-    """Read the embedded-mode outbox: every email is one .eml file."""
+    """Read the embedded-mode outbox of this test: every email is one .eml file."""
+    from tests.mailbox import Outbox
 
-    class Outbox:
-        dir = Path(settings.OUTBOX_DIR)
-
-        def messages(self, to: str | None = None) -> list[email.message.Message]:
-            found = []
-            for path in sorted(self.dir.glob("*.eml")) if self.dir.exists() else []:
-                message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                if to is None or to.lower() in (message.get("To") or "").lower():
-                    found.append(message)
-            return found
-
-        def text(self, message: email.message.Message) -> str:
-            for part in message.walk():
-                if part.get_content_type() == "text/plain":
-                    return part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-            return ""
-
-        def last_code(self, to: str) -> str:
-            for message in reversed(self.messages(to)):
-                match = re.search(r"^\s+(\d{6})\s*$", self.text(message), re.MULTILINE)
-                if match:
-                    return match.group(1)
-            raise AssertionError(f"no code mailed to {to}")
-
-        def last_link(self, to: str) -> str:
-            for message in reversed(self.messages(to)):
-                match = re.search(r"(https?://\S+/sign/\S+)", self.text(message))
-                if match:
-                    return match.group(1)
-            raise AssertionError(f"no signing link mailed to {to}")
-
-    return Outbox()
+    return Outbox(settings.OUTBOX_DIR)
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ the outbox directory, exactly as a person would read it from their inbox.
 
 from __future__ import annotations
 
-import email
 import io
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from django.urls import reverse
 from econtract.accounts.services import create_enterprise, create_personal_account
 from econtract.documents.samples import make_contract_pdf
 from econtract.signing.models import Envelope, SignatureField
+from tests.mailbox import CODE, SIGNING_LINK, Outbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,32 +32,6 @@ CHROMIUM_ARGS = [
 PASSWORD = "correct horse battery"
 PIN = "246810"
 SCREENSHOT = Path("/tmp/econtract-signer-390.png")
-
-
-class Inbox:
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def _texts(self, to: str) -> list[str]:
-        texts = []
-        for path in sorted(self.directory.glob("*.eml")) if self.directory.exists() else []:
-            message = email.message_from_bytes(path.read_bytes())
-            if to.lower() not in (message.get("To") or "").lower():
-                continue
-            for part in message.walk():
-                if part.get_content_type() == "text/plain":
-                    texts.append(part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8"))
-        return texts
-
-    def wait_for(self, to: str, pattern: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for text in reversed(self._texts(to)):
-                match = re.search(pattern, text, re.MULTILINE)
-                if match:
-                    return match.group(1)
-            time.sleep(0.1)
-        raise AssertionError(f"no mail to {to} matching {pattern!r}")
 
 
 @pytest.fixture
@@ -96,7 +69,7 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
     sender = create_personal_account("sender@acme.test", PASSWORD, "王五 Wang Wu", email_verified=True)
     create_enterprise("Acme 科技有限公司", sender)
     signer = create_personal_account("signer@example.test", PASSWORD, "李四 Li Si", email_verified=True)
-    inbox = Inbox(Path(settings.OUTBOX_DIR))
+    inbox = Outbox(settings.OUTBOX_DIR)
     pdf = make_contract_pdf("浏览器测试合同 Browser Test", ["甲方 Party A", "乙方 Party B"], pages=2)
 
     # The sender uploads, adds the signer, draws one box on page 1 by dragging, saves and sends.
@@ -156,7 +129,7 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
 
     page.click("#send-button")
     page.wait_for_url(site + reverse("web:envelope_detail", args=[envelope.pk]))
-    link = inbox.wait_for(signer.email, r"(https?://\S+/sign/\S+)")
+    link = inbox.wait_for(signer.email, SIGNING_LINK)
     assert link.startswith(site)
 
     # The signer opens the link on a phone, logs in, sets a PIN, asks for a code, and signs.
@@ -182,7 +155,7 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
     mobile.click("#set-pin")
     mobile.click("#send-code")
     mobile.wait_for_selector("#ceremony .alert.info")
-    code = inbox.wait_for(signer.email, r"^\s+(\d{6})\s*$")
+    code = inbox.wait_for(signer.email, CODE)
     mobile.fill("#ceremony #id_code", code)
     mobile.fill("#ceremony #id_pin", PIN)
     mobile.wait_for_function("() => document.querySelector('.document img').naturalWidth > 0")

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.mailbox import Outbox
+
 
 @dataclass
 class Platform:
@@ -26,7 +28,7 @@ class Platform:
     env: dict[str, str]
 
     def outbox_code(self, to: str) -> str:
-        return _last_match(self.data_dir / "outbox", to, r"^\s+(\d{6})\s*$")
+        return Outbox(self.data_dir / "outbox").last_code(to)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -42,23 +44,6 @@ class Platform:
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {self.keys[who]}"
         return session
-
-
-def _last_match(outbox: Path, to: str, pattern: str) -> str:
-    import email
-    import email.policy
-
-    for path in sorted(outbox.glob("*.eml"), reverse=True):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if to.lower() not in (message.get("To") or "").lower():
-            continue
-        for part in message.walk():
-            if part.get_content_type() == "text/plain":
-                text = part.get_payload(decode=True).decode(part.get_content_charset() or "utf-8")
-                found = re.search(pattern, text, re.MULTILINE)
-                if found:
-                    return found.group(1)
-    raise AssertionError(f"nothing matching {pattern!r} was mailed to {to}")
 
 
 def _free_port() -> int:
