@@ -19,7 +19,6 @@ STATUS_BY_CODE: dict[str, int] = {
     "already_signed": 409,
     "not_this_party": 403,
     "link_invalid": 404,
-    "concurrent_update": 409,
     "reminder_too_soon": 429,
     # uploads
     "too_large": 413,

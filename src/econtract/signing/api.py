@@ -10,7 +10,6 @@ from uuid import UUID
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.files import UploadedFile
 from pydantic import BaseModel, Field, ValidationError
 
@@ -279,6 +278,3 @@ def remind(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> Party:
 def _mask_email(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-__all__ = ["router", "HttpError"]

@@ -37,9 +37,5 @@ class LinkInvalid(SigningError):
     code = "link_invalid"
 
 
-class ConcurrentUpdate(SigningError):
-    code = "concurrent_update"
-
-
 class ReminderTooSoon(SigningError):
     code = "reminder_too_soon"

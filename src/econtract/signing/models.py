@@ -70,9 +70,6 @@ class Envelope(models.Model):
     def current_document(self) -> DocumentRevision:
         return self.revisions.get(version=self.current_version)
 
-    def original_document(self) -> DocumentRevision:
-        return self.revisions.get(version=0)
-
 
 def revision_path(instance: DocumentRevision, filename: str) -> str:
     return f"envelopes/{instance.envelope_id}/v{instance.version:03d}-{instance.sha256[:16]}.pdf"

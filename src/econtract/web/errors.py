@@ -37,9 +37,6 @@ MESSAGES = {
     "already_signed": gettext_lazy("This party has already signed."),
     "not_this_party": gettext_lazy("You may not act for this party or envelope."),
     "link_invalid": gettext_lazy("This signing link is not valid or has expired."),
-    "concurrent_update": gettext_lazy(
-        "Someone else changed this envelope at the same moment; please try again."
-    ),
     # uploads
     "not_pdf": gettext_lazy("The file is not a PDF."),
     "corrupt": gettext_lazy("The PDF is damaged and cannot be read."),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from econtract import ratelimit
 from econtract.accounts.models import User
 from econtract.accounts.services import create_personal_account
 from econtract.evidence.services import RequestContext
@@ -46,16 +47,12 @@ def _failure_keys(request: HttpRequest, email: str) -> list[tuple[str, int]]:
 
 
 def _login_blocked(request: HttpRequest, email: str) -> bool:
-    return any((cache.get(key) or 0) >= limit for key, limit in _failure_keys(request, email))
+    return any(ratelimit.current(key) >= limit for key, limit in _failure_keys(request, email))
 
 
 def _count_failure(request: HttpRequest, email: str) -> None:
     for key, _limit in _failure_keys(request, email):
-        if not cache.add(key, 1, timeout=int(LOGIN_WINDOW.total_seconds())):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, timeout=int(LOGIN_WINDOW.total_seconds()))
+        ratelimit.increment(key, int(LOGIN_WINDOW.total_seconds()))
 
 
 @require_http_methods(["GET", "POST"])
