@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
+from django.conf import settings
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
@@ -147,7 +148,7 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
         parsed = EnvelopeSpec.model_validate(json.loads(spec))
     except (json.JSONDecodeError, ValidationError) as exc:
         raise InvalidEnvelope(f"spec is not valid: {exc}") from exc
-    data = document.read(services.settings.ECONTRACT_MAX_UPLOAD_BYTES + 1)
+    data = document.read(settings.ECONTRACT_MAX_UPLOAD_BYTES + 1)
     envelope = services.create_envelope(
         organization=_acting_organization(request),
         created_by=_user(request),

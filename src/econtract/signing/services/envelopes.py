@@ -1,0 +1,282 @@
+"""Creating and editing envelopes: specs, validation, stored revisions, authorisation of members and parties."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from econtract.accounts.models import Membership, Organization, User
+from econtract.documents.pdfsafety import inspect_pdf
+from econtract.evidence.services import RequestContext, record_event
+from econtract.signing.errors import (
+    EnvelopeNotEditable,
+    InvalidEnvelope,
+    NotThisParty,
+)
+from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
+
+logger = logging.getLogger("econtract.signing")
+
+LINK_LIFETIME = timedelta(days=30)
+DASHBOARD_LINK_LIFETIME = timedelta(hours=1)
+MAX_PARTIES = 50
+MAX_FIELDS = 200
+
+
+@dataclass(frozen=True)
+class PartySpec:
+    name: str
+    email: str
+    order: int = 1
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    party: int  # index into the parties list
+    page: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- creating and editing -------------------------------------------------------------------------
+
+
+def _store_revision(
+    envelope: Envelope, data: bytes, reason: str, *, party: Party | None = None
+) -> DocumentRevision:
+    version = 0 if reason == DocumentRevision.Reason.ORIGINAL else envelope.current_version + 1
+    revision = DocumentRevision(
+        envelope=envelope,
+        version=version,
+        reason=reason,
+        party=party,
+        sha256=sha256_hex(data),
+        size=len(data),
+    )
+    revision.file.save(f"v{version}.pdf", ContentFile(data), save=False)
+    revision.save()
+    envelope.current_version = version
+    return revision
+
+
+def _validate_fields(envelope: Envelope, fields: Sequence[FieldSpec], party_count: int) -> None:
+    if len(fields) > MAX_FIELDS:
+        raise InvalidEnvelope(f"at most {MAX_FIELDS} signature fields")
+    for number, spec in enumerate(fields, start=1):
+        if not 0 <= spec.party < party_count:
+            raise InvalidEnvelope(f"field {number}: party index {spec.party} does not exist")
+        if not 1 <= spec.page <= envelope.page_count:
+            raise InvalidEnvelope(f"field {number}: page {spec.page} is outside 1..{envelope.page_count}")
+        llx, lly, urx, ury = envelope.page_sizes[spec.page - 1]
+        width, height = urx - llx, ury - lly
+        if spec.width < 20 or spec.height < 10:
+            raise InvalidEnvelope(f"field {number}: a signature box must be at least 20 x 10 points")
+        if (
+            spec.x < 0
+            or spec.y < 0
+            or spec.x + spec.width > width + 0.5
+            or spec.y + spec.height > height + 0.5
+        ):
+            raise InvalidEnvelope(
+                f"field {number}: the box lies outside page {spec.page} ({width:.0f} x {height:.0f})"
+            )
+
+
+def _validate_parties(parties: Sequence[PartySpec]) -> None:
+    if len(parties) > MAX_PARTIES:
+        raise InvalidEnvelope(f"at most {MAX_PARTIES} parties")
+    seen: set[str] = set()
+    for number, spec in enumerate(parties, start=1):
+        if not spec.name.strip():
+            raise InvalidEnvelope(f"party {number}: a name is required")
+        if "@" not in spec.email or len(spec.email) > 254:
+            raise InvalidEnvelope(f"party {number}: a valid email is required")
+        if not 1 <= spec.order <= 100:
+            raise InvalidEnvelope(f"party {number}: order must be between 1 and 100")
+        if spec.email.lower() in seen:
+            raise InvalidEnvelope(f"party {number}: {spec.email} is already a party")
+        seen.add(spec.email.lower())
+
+
+def create_envelope(
+    *,
+    organization: Organization,
+    created_by: User,
+    title: str,
+    pdf: bytes,
+    parties: Sequence[PartySpec] = (),
+    fields: Sequence[FieldSpec] = (),
+    deadline: datetime | None = None,
+    context: RequestContext,
+) -> Envelope:
+    """Check the PDF in a sandbox, then store it as revision 0 with parties and fields (a draft)."""
+    title = (title or "").strip()
+    if not title or len(title) > 300:
+        raise InvalidEnvelope("a title of 1 to 300 characters is required")
+    if deadline is not None and deadline <= timezone.now():
+        raise InvalidEnvelope("the deadline must be in the future")
+    _require_member(organization, created_by)
+    _validate_parties(parties)
+    inspection = inspect_pdf(pdf)  # raises UnsafePdf before anything is stored
+    with transaction.atomic():
+        envelope = Envelope(
+            organization=organization,
+            created_by=created_by,
+            title=title,
+            deadline=deadline,
+            original_sha256=inspection.sha256,
+            page_count=inspection.page_count,
+            page_sizes=[list(box) for box in inspection.page_boxes],
+            page_rotations=list(inspection.page_rotations),
+        )
+        _validate_fields(envelope, fields, len(parties))
+        envelope.save()
+        _store_revision(envelope, pdf, DocumentRevision.Reason.ORIGINAL)
+        envelope.save(update_fields=["current_version"])
+        created = _create_parties(envelope, parties)
+        _create_fields(envelope, created, fields)
+        record_event(
+            "created",
+            envelope,
+            context,
+            organization=organization,
+            document_sha256=inspection.sha256,
+            payload={"title": title, "pages": inspection.page_count, "parties": len(created)},
+        )
+    return envelope
+
+
+def _create_parties(envelope: Envelope, parties: Sequence[PartySpec]) -> list[Party]:
+    return [
+        Party.objects.create(
+            envelope=envelope,
+            name=spec.name.strip(),
+            email=spec.email.strip().lower(),
+            order=spec.order,
+            position=position,
+            phone=spec.phone,
+        )
+        for position, spec in enumerate(parties)
+    ]
+
+
+def _create_fields(envelope: Envelope, parties: Sequence[Party], fields: Sequence[FieldSpec]) -> None:
+    SignatureField.objects.bulk_create(
+        SignatureField(
+            envelope=envelope,
+            party=parties[spec.party],
+            page=spec.page,
+            x=spec.x,
+            y=spec.y,
+            width=spec.width,
+            height=spec.height,
+            position=position,
+        )
+        for position, spec in enumerate(fields)
+    )
+
+
+def replace_recipients(
+    envelope: Envelope,
+    *,
+    parties: Sequence[PartySpec],
+    fields: Sequence[FieldSpec],
+    user: User,
+    context: RequestContext,
+) -> Envelope:
+    """Set a draft's parties and fields in one step (the web editor saves this way)."""
+    _require_member(envelope.organization, user)
+    _validate_parties(parties)
+    _validate_fields(envelope, fields, len(parties))
+    with transaction.atomic():
+        envelope = _locked(envelope.pk)
+        if envelope.status != Envelope.Status.DRAFT:
+            raise EnvelopeNotEditable("only a draft can be edited")
+        envelope.fields.all().delete()
+        envelope.parties.all().delete()
+        created = _create_parties(envelope, parties)
+        _create_fields(envelope, created, fields)
+        record_event(
+            "edited", envelope, context, organization=envelope.organization, payload={"parties": len(created)}
+        )
+    return envelope
+
+
+def _locked(envelope_pk: Any) -> Envelope:
+    """Re-read the envelope holding its row lock (PostgreSQL; SQLite's IMMEDIATE transaction already
+    serialises writers), so concurrent signers, decliners and the sender act on the latest state."""
+    return (
+        # of=self: lock the envelope only, not the organisation and user rows it joins
+        Envelope.objects.select_for_update(of=("self",))
+        .select_related("organization", "created_by")
+        .get(pk=envelope_pk)
+    )
+
+
+# --- authorisation --------------------------------------------------------------------------------
+
+
+def _require_member(organization: Organization, user: User) -> Membership:
+    membership = Membership.objects.filter(organization=organization, user=user).first()
+    if membership is None:
+        raise NotThisParty("you are not a member of this organisation")
+    return membership
+
+
+def user_may_act_as(party: Party, user: User) -> bool:
+    """Only the user whose verified email is the party's email may sign or decline for her."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if party.user_id is not None:
+        return party.user_id == user.pk
+    return bool(user.email_verified and user.email.lower() == party.email.lower())
+
+
+def _authorize_party(party: Party, user: User) -> None:
+    if not user_may_act_as(party, user):
+        raise NotThisParty("only the person this party names may act for it")
+
+
+def _bind_party_user(party: Party, user: User) -> None:
+    if party.user_id is None:
+        Party.objects.filter(pk=party.pk, user__isnull=True).update(user=user)
+        party.user = user
+
+
+def _load_party(envelope_id: Any, party_id: Any) -> tuple[Envelope, Party]:
+    party = (
+        Party.objects.select_related("envelope", "envelope__organization")
+        .filter(pk=party_id, envelope_id=envelope_id)
+        .first()
+    )
+    if party is None:
+        raise Party.DoesNotExist
+    return party.envelope, party
+
+
+def document_for_download(envelope: Envelope, context: RequestContext) -> DocumentRevision:
+    revision = envelope.current_document()
+    record_event(
+        "downloaded",
+        envelope,
+        context,
+        organization=envelope.organization,
+        document_sha256=revision.sha256,
+        payload={"version": revision.version},
+    )
+    return revision

@@ -1,0 +1,332 @@
+"""Sending and routing: signing links, turns, reminders, completion, decline, void and expiry."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from econtract.accounts.models import User
+from econtract.evidence.services import RequestContext, record_event
+from econtract.notifications.services import send_email
+from econtract.pki.services import signing_validation_context_for
+from econtract.pki.tsa import get_timestamper
+from econtract.signing import pades
+from econtract.signing.errors import (
+    AlreadySigned,
+    EnvelopeClosed,
+    EnvelopeExpired,
+    EnvelopeNotEditable,
+    InvalidEnvelope,
+    LinkInvalid,
+    NotYourTurn,
+    ReminderTooSoon,
+)
+from econtract.signing.models import DocumentRevision, Envelope, Party, SigningLink
+from econtract.signing.services.envelopes import (
+    DASHBOARD_LINK_LIFETIME,
+    LINK_LIFETIME,
+    _authorize_party,
+    _bind_party_user,
+    _load_party,
+    _locked,
+    _require_member,
+    _store_revision,
+    sha256_hex,
+)
+
+logger = logging.getLogger("econtract.signing")
+
+
+# --- sending and routing --------------------------------------------------------------------------
+
+
+def signing_link(token: str) -> str:
+    return f"{settings.BASE_URL}/sign/{token}"
+
+
+def _issue_link(party: Party, envelope: Envelope, channel: str = SigningLink.Channel.EMAIL) -> str:
+    token = secrets.token_urlsafe(32)
+    lifetime = LINK_LIFETIME if channel == SigningLink.Channel.EMAIL else DASHBOARD_LINK_LIFETIME
+    expiry = timezone.now() + lifetime
+    SigningLink.objects.create(
+        party=party,
+        token_hash=sha256_hex(token.encode()),
+        channel=channel,
+        expires_at=min(expiry, envelope.deadline) if envelope.deadline else expiry,
+    )
+    if channel == SigningLink.Channel.EMAIL:
+        party.notified_at = timezone.now()
+        party.save(update_fields=["notified_at"])
+    return token
+
+
+def open_signing_link(envelope_id: Any, party_id: Any, user: User, context: RequestContext) -> str:
+    """A short-lived signing link for a party who is already logged in as the matching user
+    (the "Sign now" button of her dashboard); the emailed link stays valid."""
+    envelope, party = _load_party(envelope_id, party_id)
+    _authorize_party(party, user)
+    _check_open(envelope, context)
+    _check_turn(party)
+    return _issue_link(party, envelope, SigningLink.Channel.DASHBOARD)
+
+
+def _notify_turn(envelope: Envelope, party: Party) -> None:
+    token = _issue_link(party, envelope)
+    deadline = f"\nPlease sign before {envelope.deadline:%Y-%m-%d %H:%M %Z}." if envelope.deadline else ""
+    send_email(
+        [party.email],
+        f"Please sign: {envelope.title} / 请签署：{envelope.title}",
+        f"{envelope.created_by.display_name} ({envelope.organization.name}) asks you to sign "
+        f'"{envelope.title}".\n\nOpen this personal link to review and sign:\n{signing_link(token)}\n{deadline}\n\n'
+        f"{envelope.organization.name} 请您签署《{envelope.title}》。请打开上面的链接查看并签署。\n",
+    )
+
+
+def _advance(envelope: Envelope, context: RequestContext) -> None:
+    """Make the next order's parties ready and notify them, or complete the envelope."""
+    pending = list(envelope.parties.exclude(status=Party.Status.SIGNED).order_by("order"))
+    if not pending:
+        _complete(envelope, context)
+        return
+    current_order = pending[0].order
+    for party in pending:
+        if party.order == current_order and party.status == Party.Status.WAITING:
+            party.status = Party.Status.READY
+            party.save(update_fields=["status"])
+            _notify_turn(envelope, party)
+            record_event(
+                "notified",
+                envelope,
+                context,
+                organization=envelope.organization,
+                payload={"party": str(party.id)},
+            )
+
+
+def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> Envelope:
+    _require_member(envelope.organization, user)
+    with transaction.atomic():
+        envelope = _locked(envelope.pk)
+        if envelope.status != Envelope.Status.DRAFT:
+            raise EnvelopeNotEditable(f"the envelope is {envelope.status}, not a draft")
+        if not envelope.parties.exists():
+            raise InvalidEnvelope("add at least one party before sending")
+        if envelope.deadline and envelope.deadline <= timezone.now():
+            raise InvalidEnvelope("the deadline has already passed")
+        envelope.status = Envelope.Status.SENT
+        envelope.sent_at = timezone.now()
+        envelope.save(update_fields=["status", "sent_at"])
+        record_event(
+            "sent",
+            envelope,
+            context,
+            organization=envelope.organization,
+            document_sha256=envelope.current_document().sha256,
+            payload={"parties": [str(p.id) for p in envelope.parties.all()]},
+        )
+        _advance(envelope, context)
+    return envelope
+
+
+REMINDER_INTERVAL = timedelta(minutes=10)
+
+
+def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContext) -> Party:
+    """The sender emails a party whose turn it is a fresh signing link (earlier links stay valid)."""
+    _require_member(envelope.organization, user)
+    with transaction.atomic():
+        envelope = _locked(envelope.pk)
+        party = envelope.parties.select_for_update().get(pk=party_id)
+        _check_open(envelope, context)
+        _check_turn(party)
+        if party.notified_at and timezone.now() - party.notified_at < REMINDER_INTERVAL:
+            raise ReminderTooSoon("this party was emailed less than 10 minutes ago")
+        _notify_turn(envelope, party)
+        record_event(
+            "reminded",
+            envelope,
+            context,
+            organization=envelope.organization,
+            payload={"party": str(party.id)},
+        )
+    return party
+
+
+def party_for_link(token: str) -> Party:
+    link = (
+        SigningLink.objects.select_related("party__envelope")
+        .filter(token_hash=sha256_hex((token or "").encode()))
+        .first()
+    )
+    if link is None:
+        raise LinkInvalid("this signing link is not valid")
+    if link.expires_at <= timezone.now():
+        raise LinkInvalid("this signing link has expired")
+    return link.party
+
+
+def record_link_opened(party: Party, context: RequestContext) -> None:
+    envelope = party.envelope
+    record_event(
+        "link_opened",
+        envelope,
+        context,
+        organization=envelope.organization,
+        document_sha256=envelope.current_document().sha256,
+        payload={"party": str(party.id)},
+    )
+
+
+def _expire_if_overdue(envelope: Envelope, context: RequestContext) -> bool:
+    if envelope.status != Envelope.Status.SENT or not envelope.deadline or envelope.deadline > timezone.now():
+        return False
+    with transaction.atomic():
+        locked = _locked(envelope.pk)
+        if locked.status != Envelope.Status.SENT:
+            return locked.status == Envelope.Status.EXPIRED
+        locked.status = Envelope.Status.EXPIRED
+        locked.ended_at = timezone.now()
+        locked.end_reason = "deadline passed"
+        locked.save(update_fields=["status", "ended_at", "end_reason"])
+        record_event("expired", locked, context, organization=locked.organization, payload={})
+        _notify_all(
+            locked,
+            f"Expired: {locked.title} / 已过期",
+            "The signing deadline passed; the envelope is closed.",
+        )
+    envelope.status = Envelope.Status.EXPIRED
+    return True
+
+
+def _check_open(envelope: Envelope, context: RequestContext) -> None:
+    if _expire_if_overdue(envelope, context):
+        raise EnvelopeExpired("the signing deadline has passed")
+    if envelope.status == Envelope.Status.EXPIRED:
+        raise EnvelopeExpired("the signing deadline has passed")
+    if envelope.status != Envelope.Status.SENT:
+        raise EnvelopeClosed(f"the envelope is {envelope.status}")
+
+
+def _check_turn(party: Party) -> None:
+    if party.status == Party.Status.SIGNED:
+        raise AlreadySigned("this party has already signed")
+    if party.status == Party.Status.DECLINED:
+        raise EnvelopeClosed("this party has declined")
+    if party.status != Party.Status.READY:
+        raise NotYourTurn("earlier parties have not signed yet")
+
+
+def _complete(envelope: Envelope, context: RequestContext) -> None:
+    current = envelope.current_document()
+    signed_pdf = current.read_bytes()
+    final_pdf = pades.add_document_timestamp(
+        signed_pdf,
+        timestamper=get_timestamper(),
+        validation_context=signing_validation_context_for(pades.signer_certificates(signed_pdf)),
+    )
+    revision = _store_revision(envelope, final_pdf, DocumentRevision.Reason.DOCUMENT_TIMESTAMP)
+    envelope.status = Envelope.Status.COMPLETED
+    envelope.completed_at = timezone.now()
+    envelope.save(update_fields=["current_version", "status", "completed_at"])
+    record_event(
+        "completed",
+        envelope,
+        context,
+        organization=envelope.organization,
+        document_sha256=revision.sha256,
+        payload={"previous_sha256": current.sha256},
+    )
+    recipients = sorted({p.email for p in envelope.parties.all()} | {envelope.created_by.email})
+    send_email(
+        recipients,
+        f"Completed: {envelope.title} / 已完成签署",
+        f'All parties have signed "{envelope.title}". The signed PDF is attached; its SHA-256 is {revision.sha256}.\n'
+        f"Check it at {settings.BASE_URL}/verify or with `econtract verify`.\n\n《{envelope.title}》已由各方签署完成，签署文件见附件。\n",
+        attachments=[(f"{_safe_filename(envelope.title)}-signed.pdf", final_pdf, "application/pdf")],
+    )
+
+
+def _safe_filename(title: str) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in title).strip("_")
+    return cleaned[:80] or "contract"
+
+
+def _notify_all(envelope: Envelope, subject: str, body: str) -> None:
+    recipients = sorted({p.email for p in envelope.parties.all()} | {envelope.created_by.email})
+    send_email(recipients, subject, f'"{envelope.title}": {body}\n')
+
+
+def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context: RequestContext) -> Envelope:
+    envelope, party = _load_party(envelope_id, party_id)
+    _authorize_party(party, user)
+    _check_open(envelope, context)
+    reason = (reason or "").strip()[:2000]
+    with transaction.atomic():
+        envelope = _locked(envelope.pk)
+        party = Party.objects.select_for_update().get(pk=party.pk)
+        _check_open(envelope, context)
+        if party.status == Party.Status.SIGNED:
+            raise AlreadySigned("this party has already signed")
+        party.status = Party.Status.DECLINED
+        party.declined_at = timezone.now()
+        party.decline_reason = reason
+        party.save(update_fields=["status", "declined_at", "decline_reason"])
+        _bind_party_user(party, user)
+        envelope.status = Envelope.Status.DECLINED
+        envelope.ended_at = timezone.now()
+        envelope.end_reason = reason
+        envelope.save(update_fields=["status", "ended_at", "end_reason"])
+        record_event(
+            "declined",
+            envelope,
+            context,
+            organization=envelope.organization,
+            payload={"party": str(party.id), "reason": reason},
+        )
+        _notify_all(
+            envelope,
+            f"Declined: {envelope.title} / 已拒签",
+            f"{party.name} declined to sign. Reason: {reason or '-'}",
+        )
+    return envelope
+
+
+def void(envelope: Envelope, user: User, *, reason: str, context: RequestContext) -> Envelope:
+    _require_member(envelope.organization, user)
+    reason = (reason or "").strip()[:2000]
+    with transaction.atomic():
+        envelope = _locked(envelope.pk)
+        if envelope.is_final:
+            raise EnvelopeClosed(f"the envelope is already {envelope.status}")
+        was_sent = envelope.status == Envelope.Status.SENT
+        envelope.status = Envelope.Status.VOIDED
+        envelope.ended_at = timezone.now()
+        envelope.end_reason = reason
+        envelope.save(update_fields=["status", "ended_at", "end_reason"])
+        record_event(
+            "voided", envelope, context, organization=envelope.organization, payload={"reason": reason}
+        )
+        if was_sent:
+            _notify_all(
+                envelope,
+                f"Voided: {envelope.title} / 已撤销",
+                f"The sender voided the envelope. Reason: {reason or '-'}",
+            )
+    return envelope
+
+
+def expire_overdue(context: RequestContext | None = None) -> int:
+    """Close every sent envelope whose deadline has passed (run by `econtract expire`)."""
+    context = context or RequestContext.system("econtract expire")
+    count = 0
+    overdue = Envelope.objects.filter(status=Envelope.Status.SENT, deadline__lte=timezone.now())
+    for envelope in overdue.iterator():
+        if _expire_if_overdue(envelope, context):
+            count += 1
+    return count
