@@ -17,6 +17,9 @@ USAGE = """usage: econtract COMMAND [ARGS]
   verify FILE.pdf [--json] [--trust-root PEM]...
                                 check every signature offline (exit 0 valid, 1 not, 2 unreadable)
   expire                        close envelopes whose deadline passed (run periodically)
+  fsck [--dry-run] [--digests]  remove revision files a crash left without a row; report rows
+                                whose file is missing or damaged (exit 1); serve runs it at start
+  deliver                       retry emails that are due (run periodically when serve's runner is off)
   apikey create EMAIL           create an API key; the key alone is printed on the last line
   init                          migrate and initialise the PKI without serving
   manage ARGS...                any Django management command
@@ -50,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     if command == "init":
         execute_from_command_line(["econtract", "serve", "--init-only"])
         return
-    known = {"serve", "demo", "verify", "expire", "apikey"}
+    known = {"serve", "demo", "verify", "expire", "deliver", "apikey", "fsck"}
     if command not in known:
         print(f"econtract: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)

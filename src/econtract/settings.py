@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
-from econtract.settings_parsers import env_bool, env_int, env_list, env_path, env_str
+from econtract.settings_parsers import env_bool, env_int, env_list, env_networks, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves Swagger UI's own copy from /static/ninja/ (no CDN: /api/docs works offline)
     "econtract.accounts",
     "econtract.identity",
     "econtract.pki",
@@ -134,6 +135,7 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["econtract.formats"]  # one date format per language
 TIME_ZONE = env_str("ECONTRACT_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
@@ -151,6 +153,13 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("ECONTRACT_SESSION_SECONDS", 8 * 3600)
 SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Served over https: browsers must never fall back to http (one year, the usual HSTS lifetime).
+SECURE_HSTS_SECONDS = env_int("ECONTRACT_HSTS_SECONDS", 365 * 24 * 3600) if SESSION_COOKIE_SECURE else 0
+# Reverse proxies whose X-Forwarded-For (and X-Forwarded-Proto) are believed; see client_address.py.
+ECONTRACT_TRUSTED_PROXIES = env_networks("ECONTRACT_TRUSTED_PROXIES")
+if ECONTRACT_TRUSTED_PROXIES:
+    # Only a proxy that sets this header itself (overwriting the client's) may be listed as trusted.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -160,6 +169,9 @@ ECONTRACT_MAX_UPLOAD_BYTES = env_int("ECONTRACT_MAX_UPLOAD_BYTES", 25 * 1024 * 1
 ECONTRACT_MAX_PDF_PAGES = env_int("ECONTRACT_MAX_PDF_PAGES", 2000)
 ECONTRACT_PDF_TIMEOUT_SECONDS = env_int("ECONTRACT_PDF_TIMEOUT_SECONDS", 15)
 ECONTRACT_PDF_MEMORY_BYTES = env_int("ECONTRACT_PDF_MEMORY_BYTES", 768 * 1024 * 1024)
+# Verification parses PDFs nobody vetted (econtract verify, the public page and API) in a child process.
+ECONTRACT_VERIFY_TIMEOUT_SECONDS = env_int("ECONTRACT_VERIFY_TIMEOUT_SECONDS", 30)
+ECONTRACT_VERIFY_MEMORY_BYTES = env_int("ECONTRACT_VERIFY_MEMORY_BYTES", 2 * 1024 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = ECONTRACT_MAX_UPLOAD_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -170,6 +182,12 @@ ECONTRACT_TSA_URL = env_str("ECONTRACT_TSA_URL")
 ECONTRACT_TSA_TRUST_ROOTS = env_list("ECONTRACT_TSA_TRUST_ROOTS")  # PEM files for an external TSA's chain
 ECONTRACT_SMTP_URL = env_str("ECONTRACT_SMTP_URL")
 ECONTRACT_EMAIL_FROM = env_str("ECONTRACT_EMAIL_FROM", "econtract <no-reply@econtract.local>")
+# Mail that the server refuses for now (4xx, unreachable) is retried: 1, 2, 4 … minutes, at most an hour apart.
+ECONTRACT_MAIL_MAX_ATTEMPTS = env_int("ECONTRACT_MAIL_MAX_ATTEMPTS", 8)
+ECONTRACT_MAIL_RETRY_SECONDS = env_int("ECONTRACT_MAIL_RETRY_SECONDS", 60)
+# How often `econtract serve` runs due retries; 0 leaves it to `econtract deliver` (cron).
+ECONTRACT_MAIL_POLL_SECONDS = env_int("ECONTRACT_MAIL_POLL_SECONDS", 30)
+EMAIL_TIMEOUT = env_int("ECONTRACT_SMTP_TIMEOUT", 15)  # seconds; the first attempt runs in the request
 ECONTRACT_CJK_FONT = env_str("ECONTRACT_CJK_FONT")
 # RFC 9106 second recommended option: 64 MiB, 3 passes, 4 lanes. Tests may lower it explicitly.
 ECONTRACT_PIN_KDF_MEMORY_KIB = env_int("ECONTRACT_PIN_KDF_MEMORY_KIB", 64 * 1024)

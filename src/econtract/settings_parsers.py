@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -29,6 +32,11 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None or raw == "":
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_networks(name: str) -> list[Network]:
+    """Comma-separated addresses or CIDR networks (``10.0.0.0/8,::1``); a typo fails at start."""
+    return [ipaddress.ip_network(entry, strict=False) for entry in env_list(name)]
 
 
 def env_path(name: str, default: str | Path) -> Path:

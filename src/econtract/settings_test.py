@@ -22,3 +22,8 @@ if os.environ.get("ECONTRACT_TEST_REDIS_URL"):
 from econtract.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; production stays argon2
+
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not Django's shared-cache in-memory database: threaded tests need SQLite's real write
+    # lock (which waits out the busy timeout) instead of shared-cache table locks (which fail at once).
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405

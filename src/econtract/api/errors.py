@@ -20,8 +20,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_this_party": 403,
     "link_invalid": 404,
     "reminder_too_soon": 429,
+    # lists (api.pagination)
+    "invalid_cursor": 400,
     # uploads
     "too_large": 413,
+    # hostile input (econtract.jsoninput, econtract.textinput)
+    "invalid_json": 400,
+    "invalid_text": 400,
     "not_pdf": 415,
     "corrupt": 422,
     "encrypted": 422,
@@ -31,6 +36,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "timeout": 422,
     "resource_limit": 422,
     "invalid_page": 422,
+    "active_content": 422,
     # willingness and key custody
     "otp_invalid": 400,
     "otp_expired": 400,
@@ -39,6 +45,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "weak_pin": 400,
     "wrong_pin": 403,
     "pin_locked": 423,
+    "pin_busy": 429,
     "no_signing_key": 409,
     "certificate_revoked": 409,
     "certificate_expired": 409,
@@ -46,6 +53,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "unreadable_pdf": 422,
     # accounts
     "invalid_api_key": 401,
+    "login_throttled": 429,
+    "login_link_throttled": 429,
+    "login_link_invalid": 404,
     "email_not_verified": 403,
     "identity_not_verified": 403,
 }
@@ -55,7 +65,9 @@ def error_response(code: str, detail: str, status: int | None = None, **extra: A
     body: dict[str, Any] = {"error": code, "detail": detail}
     body.update(extra)
     return JsonResponse(
-        body, status=status or STATUS_BY_CODE.get(code, 400), json_dumps_params={"ensure_ascii": False}
+        body,
+        status=status or STATUS_BY_CODE.get(code, 400),
+        json_dumps_params={"ensure_ascii": False, "allow_nan": False},
     )
 
 
@@ -83,4 +95,12 @@ def domain_error_response(request: HttpRequest, exc: Exception) -> HttpResponse:
         if value is not None:
             extra[attribute] = value.isoformat() if hasattr(value, "isoformat") else value
     detail = getattr(exc, "detail", None) or str(exc) or code
-    return error_response(code, detail, **extra)
+    return with_retry_after(error_response(code, detail, **extra), exc)
+
+
+def with_retry_after(response: HttpResponse, exc: Exception) -> HttpResponse:
+    """Every 429 says how many seconds are left before the limit lets the client in (RFC 9110)."""
+    seconds = getattr(exc, "retry_after", None)
+    if seconds is not None:
+        response["Retry-After"] = str(seconds)
+    return response

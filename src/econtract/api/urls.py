@@ -8,12 +8,16 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from econtract.accounts.errors import AccountError
 from econtract.api.auth import api_auth
-from econtract.api.errors import domain_error_response, error_response
+from econtract.api.errors import domain_error_response, error_response, with_retry_after
+from econtract.api.jsonedge import BoundedJsonParser, FiniteJSONRenderer, json_refused_response
+from econtract.api.pagination import InvalidCursor
 from econtract.documents.errors import UnsafePdf
 from econtract.identity.errors import IdentityError
+from econtract.jsoninput import JsonRefused
 from econtract.pki.errors import PkiError
 from econtract.signing.errors import SigningError
 from econtract.signing.models import Envelope, Party
+from econtract.textinput import UnsafeText
 from econtract.verification.errors import UnreadablePdf, VerificationRateLimited
 
 api = NinjaAPI(
@@ -24,15 +28,17 @@ api = NinjaAPI(
     auth=api_auth,
     docs_url="/docs",
     openapi_url="/openapi.json",
+    parser=BoundedJsonParser(),
+    renderer=FiniteJSONRenderer(),
 )
 
-for error_type in (SigningError, IdentityError, PkiError, AccountError, UnsafePdf):
+for error_type in (SigningError, IdentityError, PkiError, AccountError, UnsafePdf, InvalidCursor):
     api.add_exception_handler(error_type, domain_error_response)
 
 
 @api.exception_handler(VerificationRateLimited)
 def rate_limited(request: HttpRequest, exc: Exception) -> HttpResponse:
-    return error_response("rate_limited", str(exc), 429)
+    return with_retry_after(error_response("rate_limited", str(exc), 429), exc)
 
 
 @api.exception_handler(UnreadablePdf)
@@ -61,8 +67,19 @@ def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     return error_response("invalid_request", "the request does not match the schema", 422, errors=exc.errors)
 
 
+api.add_exception_handler(JsonRefused, json_refused_response)
+
+
+@api.exception_handler(UnsafeText)
+def unsafe_text(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Text that reached a model without passing a schema: refused by the model guard."""
+    return error_response("invalid_text", str(exc), 400)
+
+
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    if isinstance(exc.__cause__, JsonRefused):  # ninja wraps whatever the body parser raised
+        return json_refused_response(request, exc.__cause__)
     return error_response(getattr(exc, "code", None) or "error", str(exc), exc.status_code)
 
 
