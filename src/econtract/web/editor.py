@@ -8,13 +8,14 @@ user space, which signing.services expects: ``to_user_fields`` converts, ``edito
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+from econtract.jsoninput import JsonRefused, load_json
 from econtract.signing.geometry import displayed_size, to_display, to_user_space
 from econtract.signing.models import Envelope
 from econtract.signing.services import MAX_FIELDS, MAX_PARTIES, FieldSpec, PartySpec
+from econtract.textinput import UnsafeText, clean_line
 
 MAX_PAYLOAD_CHARS = 200_000
 
@@ -106,16 +107,19 @@ def _integer(value: Any, what: str) -> int:
 def _text(value: Any, what: str, limit: int) -> str:
     if not isinstance(value, str) or len(value) > limit:
         raise EditorPayloadError(f"{what} must be text of at most {limit} characters")
-    return value.strip()
+    try:
+        return clean_line(value, field=what, max_length=limit)
+    except UnsafeText as exc:
+        raise EditorPayloadError(str(exc)) from exc
 
 
 def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
     if not raw or len(raw) > MAX_PAYLOAD_CHARS:
         raise EditorPayloadError("the editor sent nothing, or too much")
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise EditorPayloadError("the editor's answer is not JSON") from exc
+        data = load_json(raw)
+    except JsonRefused as exc:
+        raise EditorPayloadError(f"the editor's answer is not JSON we read: {exc}") from exc
     if not isinstance(data, dict):
         raise EditorPayloadError("the editor's answer is not an object")
     raw_parties, raw_fields = data.get("parties", []), data.get("fields", [])

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from econtract.accounts.models import Organization
+from econtract.textinput import MultiLineField, SingleLineField
 
 PIN_MIN_DIGITS = 6
 PIN_MAX_DIGITS = 12  # pki.custody accepts 6 to 12 digits
@@ -32,6 +33,13 @@ class LoginForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
 
+class LoginLinkForm(forms.Form):
+    email = forms.EmailField(label=_("Email"), max_length=254)
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
 class RegisterEmailForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=254)
 
@@ -49,7 +57,7 @@ class RegisterCodeForm(forms.Form):
 
 
 class RegisterAccountForm(forms.Form):
-    full_name = forms.CharField(label=_("Full name"), max_length=200)
+    full_name = SingleLineField(label=_("Full name"), max_length=200)
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=256)
     password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, max_length=256)
 
@@ -73,7 +81,7 @@ class RegisterAccountForm(forms.Form):
 
 
 class EnvelopeForm(forms.Form):
-    title = forms.CharField(label=_("Title"), max_length=300)
+    title = SingleLineField(label=_("Title"), max_length=300)
     document = forms.FileField(
         label=_("PDF document"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
     )
@@ -107,13 +115,13 @@ class EnvelopeForm(forms.Form):
 
 
 class VoidForm(forms.Form):
-    reason = forms.CharField(
+    reason = MultiLineField(
         label=_("Reason"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
 
 
 class DeclineForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
+    reason = MultiLineField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class PinSetupForm(forms.Form):
@@ -175,7 +183,7 @@ class SignForm(forms.Form):
 
 
 class ApiKeyForm(forms.Form):
-    name = forms.CharField(label=_("Key name"), max_length=100, initial="default")
+    name = SingleLineField(label=_("Key name"), max_length=100, initial="default")
     organization = forms.ModelChoiceField(
         label=_("Organisation"), queryset=Organization.objects.none(), empty_label=None
     )
