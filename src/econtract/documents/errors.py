@@ -15,6 +15,7 @@ PAGE_TREE_LOOP = "page_tree_loop"
 TIMEOUT = "timeout"
 RESOURCE_LIMIT = "resource_limit"
 INVALID_PAGE = "invalid_page"
+ACTIVE_CONTENT = "active_content"
 
 UNSAFE_PDF_CODES: frozenset[str] = frozenset(
     {
@@ -28,6 +29,7 @@ UNSAFE_PDF_CODES: frozenset[str] = frozenset(
         TIMEOUT,
         RESOURCE_LIMIT,
         INVALID_PAGE,
+        ACTIVE_CONTENT,
     }
 )
 

@@ -132,18 +132,22 @@ def _require_chinese_glyphs(path: Path) -> None:
 
 # Characters every signature appearance may use besides the signer's name.
 _APPEARANCE_BASE = "".join(chr(code) for code in range(0x20, 0x7F)) + "签署人时间日期年月日：，。（）·"
+# Part of the cache key: bump when the way subsets are cut changes.
+_SUBSET_VERSION = 2
 
 
-def cjk_font_subset_path(text: str) -> Path:
-    """A small font with just the glyphs ``text`` (plus ASCII) needs, cut once from the CJK face.
+def cjk_font_subset_path(text: str, *, base: str = _APPEARANCE_BASE) -> Path:
+    """A small font with just the glyphs ``text`` (plus ``base``, by default ASCII) needs, cut once.
 
     pyHanko subsets the font it is given at every signature; cutting Noto CJK (tens of thousands of
     glyphs) costs ~0.4 s, a 100-glyph font almost nothing. Subsets are cached on disk by character set.
+    The layout closure follows HarfBuzz's default features only (what shaping applies): the same
+    glyphs are drawn as with every feature, in a font a third the size.
     """
     import hashlib
 
-    characters = "".join(sorted(set(_APPEARANCE_BASE + text)))
-    digest = hashlib.sha256(characters.encode()).hexdigest()[:24]
+    characters = "".join(sorted(set(base + text)))
+    digest = hashlib.sha256(f"{_SUBSET_VERSION}:{characters}".encode()).hexdigest()[:24]
     directory = _fonts_dir() / "subsets"
     directory.mkdir(exist_ok=True)
     target = directory / f"cjk-{digest}.otf"
@@ -152,7 +156,6 @@ def cjk_font_subset_path(text: str) -> Path:
     from fontTools import subset
 
     options = subset.Options()
-    options.layout_features = ["*"]
     options.name_IDs = ["*"]
     options.notdef_outline = True
     font = subset.load_font(str(cjk_font_path()), options)

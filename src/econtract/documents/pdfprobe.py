@@ -25,6 +25,7 @@ from decimal import Decimal
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from econtract.documents.activecontent import find_active_content
 from econtract.documents.errors import (
     CORRUPT,
     DECOMPRESSION_BOMB,
@@ -81,6 +82,7 @@ def probe(data: bytes, max_pages: int = DEFAULT_MAX_PAGES) -> dict[str, Any]:
         raise UnsafePdf(CORRUPT, "the PDF has no pages")
     budget = DecodeBudget.for_document(len(data))
     streams, damaged = _guarded(lambda: _measure_streams(reader, budget), "reading objects")
+    found = _guarded(lambda: find_active_content(reader, budget), "looking for active content")
     return {
         "ok": True,
         "page_count": len(boxes),
@@ -89,6 +91,8 @@ def probe(data: bytes, max_pages: int = DEFAULT_MAX_PAGES) -> dict[str, Any]:
         "streams": streams,
         "damaged_streams": damaged,
         "decoded_bytes": budget.used,
+        "active_content": found.active,
+        "embedded_files": found.embedded_files,
     }
 
 
@@ -305,6 +309,9 @@ def render(
     except pdfium.PdfiumError as exc:
         raise UnsafePdf(CORRUPT, f"PDFium cannot open the PDF: {exc}") from None
     try:
+        # Signature appearances are widget annotations: PDFium draws them only with a form
+        # environment, which must exist before the page is loaded.
+        document.init_forms()
         page_count = len(document)
         if not 1 <= page_number <= page_count:
             raise UnsafePdf(
@@ -321,7 +328,7 @@ def render(
         scale = width_px / width_pt
         while math.ceil(width_pt * scale) > width_px:  # pypdfium2 rounds the canvas up
             scale = math.nextafter(scale, 0.0)
-        bitmap = page.render(scale=scale, rev_byteorder=True)
+        bitmap = page.render(scale=scale, rev_byteorder=True, may_draw_forms=True, draw_annots=True)
         if bitmap.n_channels != 3:
             raise UnsafePdf(CORRUPT, f"unexpected bitmap format {bitmap.mode}")
         png = encode_png(bitmap.width, bitmap.height, bitmap.stride, memoryview(bitmap.buffer))

@@ -14,13 +14,16 @@ from typing import Any
 
 from django.conf import settings
 
-from econtract.documents.errors import CORRUPT, NOT_PDF, TOO_LARGE, UnsafePdf
+from econtract.documents.errors import ACTIVE_CONTENT, CORRUPT, NOT_PDF, TOO_LARGE, UnsafePdf
 from econtract.documents.sandbox import run_probe
 
 MiB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 25 * MiB
 DEFAULT_MAX_PAGES = 2000
 HEADER_WINDOW = 1024
+# How many findings a refusal names; the rest are counted.
+NAMED_FINDINGS = 5
+MAX_FINDING_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,10 @@ class PdfInspection:
     # Streams whose compressed data is broken; viewers show what they can decode, so they are admitted.
     damaged_streams: int = 0
     decoded_bytes: int = 0
+    # What would run, submit, launch or play in a viewer, and where (see documents.activecontent).
+    active_content: list[str] = field(default_factory=list)
+    # Embedded files that are not executables: signed with the document, yet shown on no page.
+    embedded_files: list[str] = field(default_factory=list)
 
 
 def max_upload_bytes() -> int:
@@ -56,12 +63,21 @@ def check_upload_size(size: int, max_bytes: int | None = None) -> None:
         raise UnsafePdf(TOO_LARGE, f"the file is {_megabytes(size)}; the limit is {_megabytes(limit)}")
 
 
-def inspect_pdf(data: bytes, *, max_bytes: int | None = None, max_pages: int | None = None) -> PdfInspection:
+def inspect_pdf(
+    data: bytes,
+    *,
+    max_bytes: int | None = None,
+    max_pages: int | None = None,
+    allow_active_content: bool = False,
+) -> PdfInspection:
     """Check an untrusted PDF and describe it.
 
     :param max_bytes: size limit; defaults to ``settings.ECONTRACT_MAX_UPLOAD_BYTES`` (25 MiB).
     :param max_pages: page limit; defaults to ``settings.ECONTRACT_MAX_PDF_PAGES`` (2000).
-    :raises UnsafePdf: with a code from ``errors.UNSAFE_PDF_CODES``.
+    :param allow_active_content: describe active content in ``active_content`` instead of refusing
+        the file (verification judges files it did not accept for signing).
+    :raises UnsafePdf: with a code from ``errors.UNSAFE_PDF_CODES``; ``active_content`` when the PDF
+        carries scripts, launch or form-submission actions, media or executables.
     """
     data = bytes(data)
     check_upload_size(len(data), max_bytes)
@@ -73,18 +89,37 @@ def inspect_pdf(data: bytes, *, max_bytes: int | None = None, max_pages: int | N
         )
     pages = max_pdf_pages() if max_pages is None else max_pages
     result = run_probe(data, ["--max-pages", str(pages)])
-    return _inspection(hashlib.sha256(data).hexdigest(), result)
+    inspection = _inspection(hashlib.sha256(data).hexdigest(), result)
+    if inspection.active_content and not allow_active_content:
+        raise UnsafePdf(ACTIVE_CONTENT, refusal_detail(inspection.active_content))
+    return inspection
+
+
+def refusal_detail(findings: list[str]) -> str:
+    """Why an upload with active content is refused, naming what was found and where."""
+    named = "; ".join(findings[:NAMED_FINDINGS])
+    more = len(findings) - NAMED_FINDINGS
+    if more > 0:
+        named += f"; and {more} more"
+    return (
+        f"the PDF carries active content ({named}). What is signed must be what is shown: "
+        "remove scripts, actions and embedded programs (for example, print it to a new PDF) and upload again"
+    )
 
 
 def inspect_pdf_file(
-    path: str | os.PathLike[str], *, max_bytes: int | None = None, max_pages: int | None = None
+    path: str | os.PathLike[str],
+    *,
+    max_bytes: int | None = None,
+    max_pages: int | None = None,
+    allow_active_content: bool = False,
 ) -> PdfInspection:
     """:func:`inspect_pdf` for a file on disk; an oversized file is refused without being read."""
     limit = max_upload_bytes() if max_bytes is None else max_bytes
     check_upload_size(os.stat(path).st_size, limit)
     with open(path, "rb") as handle:
         data = handle.read(limit + 1)  # the file may have grown since stat()
-    return inspect_pdf(data, max_bytes=limit, max_pages=max_pages)
+    return inspect_pdf(data, max_bytes=limit, max_pages=max_pages, allow_active_content=allow_active_content)
 
 
 def _inspection(sha256: str, result: dict[str, Any]) -> PdfInspection:
@@ -104,10 +139,18 @@ def _inspection(sha256: str, result: dict[str, Any]) -> PdfInspection:
             streams_checked=int(result["streams"]),
             damaged_streams=int(result["damaged_streams"]),
             decoded_bytes=int(result["decoded_bytes"]),
+            active_content=_findings(result["active_content"]),
+            embedded_files=_findings(result["embedded_files"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise UnsafePdf(CORRUPT, f"the PDF checker returned an unexpected answer ({exc})") from None
     return inspection
+
+
+def _findings(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError("findings are not a list of strings")
+    return [item[:MAX_FINDING_CHARS] for item in value]
 
 
 def _megabytes(size: int) -> str:

@@ -108,6 +108,37 @@ def measure_stream(
     return result
 
 
+def decoded_prefix(
+    encoded: bytes,
+    filters: Sequence[tuple[str, Params]],
+    budget: DecodeBudget,
+    length: int,
+    label: str = "stream",
+) -> bytes | None:
+    """The first ``length`` decoded bytes of a stream (all of it when shorter), decoding no further.
+
+    ``None`` when the chain holds a filter we do not decode (an image codec, an unknown name).
+
+    :raises DecodeLimitExceeded: as :func:`measure_stream`, for the part decoded.
+    """
+    if len(filters) > budget.max_filters:
+        raise DecodeLimitExceeded(f"{label} stacks {len(filters)} filters (at most {budget.max_filters})")
+    cap = budget.stage_cap(len(encoded))
+    chunks: Iterable[bytes] = _split(encoded)
+    ignored = StreamMeasurement()
+    for name, params in filters:
+        decoder = _DECODERS.get(name)
+        if decoder is None:
+            return None
+        chunks = _counted(decoder(chunks, params, cap, ignored), cap, budget, label, len(encoded))
+    prefix = bytearray()
+    for chunk in chunks:
+        prefix += chunk
+        if len(prefix) >= length:
+            break
+    return bytes(prefix[:length])
+
+
 def _counted(
     chunks: Iterator[bytes], cap: int, budget: DecodeBudget, label: str, encoded_size: int
 ) -> Iterator[bytes]:
