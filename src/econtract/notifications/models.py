@@ -1,0 +1,69 @@
+"""One row per outgoing email: what it is, what it is about, and how its delivery went."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class EmailDeliveryQuerySet(models.QuerySet):
+    def about(self, subject: models.Model) -> EmailDeliveryQuerySet:
+        return self.filter(about_type=subject._meta.label_lower, about_id=str(subject.pk))
+
+    def due(self, now: object) -> EmailDeliveryQuerySet:
+        """Waiting for an attempt, or claimed by a runner whose lease ran out (it died mid-send)."""
+        return self.filter(status__in=EmailDelivery.PENDING, next_attempt_at__lte=now)
+
+
+class EmailDelivery(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"  # claimed by one runner until next_attempt_at (its lease)
+        RETRYING = "retrying", "retrying"
+        SENT = "sent", "sent"  # accepted by the mail server
+        FAILED = "failed", "failed"  # permanently: refused with 5xx, expired, or out of attempts
+
+    PENDING = (Status.QUEUED, Status.SENDING, Status.RETRYING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    recipient = models.CharField(max_length=320)
+    subject = models.CharField(max_length=998)
+    # Held only until the message is sent or has failed: bodies carry signing links and codes.
+    body = models.TextField(blank=True)
+    body_sha256 = models.CharField(max_length=64)
+    # [{"filename", "mimetype", "storage_name"}]: files in the default storage, read at send time.
+    attachments = models.JSONField(default=list, blank=True)
+    purpose = models.CharField(max_length=48, blank=True)
+    # The evidence subject the message is about (an envelope), and the events to record on its outcome.
+    about_type = models.CharField(max_length=64, blank=True)
+    about_id = models.CharField(max_length=64, blank=True)
+    event_on_sent = models.CharField(max_length=48, blank=True)
+    event_on_failure = models.CharField(max_length=48, blank=True)
+    event_payload = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = EmailDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["about_type", "about_id"], name="delivery_about_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.recipient} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING
