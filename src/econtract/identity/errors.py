@@ -20,3 +20,7 @@ class OtpMissing(IdentityError):
 
 class OtpRateLimited(IdentityError):
     code = "otp_rate_limited"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for Retry-After

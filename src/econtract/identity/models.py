@@ -33,3 +33,17 @@ class OtpChallenge(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} code for {self.subject}"
+
+
+class OtpSubject(models.Model):
+    """One row per (purpose, subject) that codes were issued to: issuing locks it, so that "one code per
+    20 s, 10 per hour" is counted by one request at a time (10 parallel requests get exactly one code)."""
+
+    purpose = models.CharField(max_length=16, choices=OtpChallenge.Purpose.choices)
+    subject = models.CharField(max_length=320)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["purpose", "subject"], name="one_otp_subject_row")]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} codes for {self.subject}"

@@ -10,14 +10,16 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from econtract.identity.errors import OtpExpired, OtpInvalid, OtpMissing, OtpRateLimited
-from econtract.identity.models import OtpChallenge
-from econtract.notifications.services import send_email
+from econtract.identity.models import OtpChallenge, OtpSubject
+from econtract.notifications.services import About, send_email
+from econtract.ratelimit import seconds_until
 
 OTP_LIFETIME = timedelta(minutes=5)
 OTP_MAX_ATTEMPTS = 5
@@ -31,6 +33,16 @@ def _code_hash(challenge_id: str, code: str) -> str:
     ).hexdigest()
 
 
+def _lock_subject(purpose: str, subject: str) -> None:
+    """Hold the subject's row until the caller's transaction ends (the row is created on first use).
+
+    PostgreSQL: a row lock, parallel issuers wait for each other. SQLite: the IMMEDIATE transaction
+    already holds the database write lock.
+    """
+    OtpSubject.objects.bulk_create([OtpSubject(purpose=purpose, subject=subject)], ignore_conflicts=True)
+    OtpSubject.objects.select_for_update().get(purpose=purpose, subject=subject)
+
+
 @dataclass(frozen=True)
 class IssuedOtp:
     challenge: OtpChallenge
@@ -38,20 +50,42 @@ class IssuedOtp:
 
 
 def issue_otp(
-    *, purpose: str, subject: str, destination: str, user=None, subject_line: str, intro: str
-) -> IssuedOtp:  # type: ignore[no-untyped-def]
-    """Create a code, supersede older ones for the same purpose and subject, and email it."""
-    now = timezone.now()
-    recent = OtpChallenge.objects.filter(
-        purpose=purpose, subject=subject, created_at__gte=now - timedelta(hours=1)
-    )
-    if recent.count() >= OTP_MAX_PER_HOUR:
-        raise OtpRateLimited("too many codes requested; try again later")
-    latest = recent.order_by("-created_at").first()
-    if latest is not None and now - latest.created_at < OTP_MIN_INTERVAL:
-        raise OtpRateLimited("a code was sent moments ago; wait before asking for another")
+    *,
+    purpose: str,
+    subject: str,
+    destination: str,
+    user: Any = None,
+    subject_line: str,
+    intro: str,
+    about: About | None = None,
+) -> IssuedOtp:
+    """Create a code, supersede older ones for the same purpose and subject, and email it.
+
+    ``about`` names the evidence subject on which the mail's delivery is recorded (the envelope).
+    A code mail not delivered while the code lives is dropped rather than sent late.
+    The limits are counted under a lock of the subject's OtpSubject row, so parallel requests are
+    counted one after another, never all against the same stale count.
+    """
     code = f"{secrets.randbelow(10**6):06d}"
     with transaction.atomic():
+        _lock_subject(purpose, subject)
+        now = timezone.now()
+        recent = OtpChallenge.objects.filter(
+            purpose=purpose, subject=subject, created_at__gte=now - timedelta(hours=1)
+        )
+        if recent.count() >= OTP_MAX_PER_HOUR:
+            # The limit lets a code through again once the oldest of the last OTP_MAX_PER_HOUR ages out.
+            oldest = recent.order_by("-created_at").values_list("created_at", flat=True)[OTP_MAX_PER_HOUR - 1]
+            raise OtpRateLimited(
+                "too many codes requested; try again later",
+                retry_after=seconds_until(oldest + timedelta(hours=1)),
+            )
+        latest = recent.order_by("-created_at").first()
+        if latest is not None and now - latest.created_at < OTP_MIN_INTERVAL:
+            raise OtpRateLimited(
+                "a code was sent moments ago; wait before asking for another",
+                retry_after=seconds_until(latest.created_at + OTP_MIN_INTERVAL),
+            )
         OtpChallenge.objects.filter(purpose=purpose, subject=subject, consumed_at__isnull=True).update(
             superseded=True
         )
@@ -69,6 +103,9 @@ def issue_otp(
             subject_line,
             f"{intro}\n\n    {code}\n\nThe code is valid for 5 minutes. Never share it; econtract staff never ask for it.\n"
             f"验证码 {code}，5 分钟内有效，请勿告诉他人。\n",
+            purpose=f"otp_{purpose}",
+            about=about,
+            expires_at=challenge.expires_at,
         )
     return IssuedOtp(challenge, code)
 

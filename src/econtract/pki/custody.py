@@ -14,9 +14,14 @@ brute-force against, and whoever holds the KEK still needs the PIN (online: 5 tr
 Someone holding both the database and the KEK can brute-force a 6-digit PIN offline (~32 hours at
 RFC 9106's second recommended Argon2 parameters), which is why the KEK must live elsewhere.
 
-Attempt counting is race-safe and cannot be rolled back by a caller: an attempt is reserved (counted
-as a failure) in its own committed transaction *before* the PIN is tried, and a success clears the
-count. Both happen in ``transaction.atomic(durable=True)`` blocks, so calling these functions inside
+Attempt counting is race-safe, crash-safe and cannot be rolled back by a caller. Only a PIN that was
+checked and found wrong counts (``failed_pin_attempts``). Before Argon2 runs, the check takes one of
+the attempts left as a ``PinCheck`` with a lease, committed at once; at most
+MAX_PIN_ATTEMPTS - failures - checks in flight may run, so parallel guesses never get more real checks
+than the limit. The check then resolves in its own committed transaction: wrong counts, right clears
+the count. A request killed in between never resolves: its lease lapses after PIN_CHECK_LEASE_SECONDS
+and it counts as nothing (nor does a check that outlived its lease answer: no free guess either).
+All of this runs in ``transaction.atomic(durable=True)`` blocks, so calling these functions inside
 another atomic block raises RuntimeError instead of silently losing a count. Call them first, then
 open your own transaction for the signing.
 """
@@ -39,7 +44,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from econtract.pki import kek
@@ -50,13 +54,15 @@ from econtract.pki.errors import (
     IdentityNotVerified,
     KekMismatch,
     NoSigningKey,
+    PinBusy,
     PinLocked,
     SealError,
     WeakPin,
     WrongPin,
 )
 from econtract.pki.issuance import issue_signing_certificate, revoke_certificate
-from econtract.pki.models import IssuedCertificate, SignerKey
+from econtract.pki.models import IssuedCertificate, PinCheck, SignerKey
+from econtract.ratelimit import seconds_until
 
 # RFC 9106 §4, second recommended option: 64 MiB, 3 passes, 4 lanes.
 DEFAULT_KDF_MEMORY_KIB = 64 * 1024
@@ -66,6 +72,8 @@ SALT_BYTES = 16
 WRAP_VERSION = 1
 MAX_PIN_ATTEMPTS = 5
 PIN_LOCKOUT_SECONDS = 1800  # default of ECONTRACT_PIN_LOCKOUT_SECONDS
+# Far longer than one Argon2 run (~0.1 s); a check still unresolved after it belongs to a dead request.
+PIN_CHECK_LEASE_SECONDS = 60
 PIN_PATTERN = re.compile(r"[0-9]{6,12}", re.ASCII)
 
 PrivateKey = ec.EllipticCurvePrivateKey
@@ -181,8 +189,11 @@ def _stored_params(key: SignerKey) -> KdfParams:
     return KdfParams(memory_kib=key.kdf_memory_kib, passes=key.kdf_passes, lanes=key.kdf_lanes)
 
 
-def _reserve_attempt(key_pk: int) -> SignerKey:
-    """Count one attempt before trying it (committed now), refusing while locked."""
+def _begin_check(key_pk: int) -> tuple[SignerKey, int]:
+    """Take one of the attempts left for a check about to run (committed now); refuse while locked.
+
+    Returns the key and the id of its PinCheck.
+    """
     with transaction.atomic(durable=True):
         key = SignerKey.objects.select_for_update(of=("self",)).select_related("certificate").get(pk=key_pk)
         now = timezone.now()
@@ -191,40 +202,60 @@ def _reserve_attempt(key_pk: int) -> SignerKey:
         if key.locked_until is not None:  # the lock expired: a fresh allowance
             key.locked_until = None
             key.failed_pin_attempts = 0
-        if key.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
-            # The allowance is used up by attempts still in flight: lock now.
-            key.locked_until = now + _lockout()
             key.save(update_fields=["locked_until", "failed_pin_attempts", "updated_at"])
+        if key.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
+            key.locked_until = now + _lockout()
+            key.save(update_fields=["locked_until", "updated_at"])
             raise PinLocked(key.locked_until)
-        key.failed_pin_attempts += 1
-        key.save(update_fields=["locked_until", "failed_pin_attempts", "updated_at"])
-        return key
+        PinCheck.objects.filter(signer_key=key, lease_expires_at__lte=now).delete()  # of dead requests
+        in_flight = sorted(PinCheck.objects.filter(signer_key=key).values_list("lease_expires_at", flat=True))
+        if key.failed_pin_attempts + len(in_flight) >= MAX_PIN_ATTEMPTS:
+            raise PinBusy(retry_after=seconds_until(in_flight[0]))
+        check = PinCheck.objects.create(
+            signer_key=key, lease_expires_at=now + timedelta(seconds=PIN_CHECK_LEASE_SECONDS)
+        )
+        return key, check.pk
 
 
-def _failed_attempt(key_pk: int) -> WrongPin | PinLocked:
-    """The reserved attempt stays counted; the last allowed one locks the key."""
+def _resolve_check(key_pk: int, check_pk: int) -> SignerKey:
+    """Lock the key and end its check (inside the caller's durable transaction).
+
+    A check whose lease lapsed meanwhile answers nothing (PinBusy) and counts nothing: its attempt may
+    already have gone to another check, and telling right from wrong would be a guess beyond the limit.
+    """
+    key = SignerKey.objects.select_for_update().filter(pk=key_pk).first()
+    if key is None:
+        raise NoSigningKey("the signing key was reset meanwhile; set a signing PIN first")
+    if not PinCheck.objects.filter(pk=check_pk, lease_expires_at__gt=timezone.now()).delete()[0]:
+        raise PinBusy(retry_after=1)
+    return key
+
+
+def _found_wrong(key_pk: int, check_pk: int) -> WrongPin | PinLocked:
+    """Count the wrong PIN (committed now); the last allowed one locks the key."""
     with transaction.atomic(durable=True):
-        key = SignerKey.objects.select_for_update().get(pk=key_pk)
+        key = _resolve_check(key_pk, check_pk)
+        key.failed_pin_attempts += 1
         if key.failed_pin_attempts >= MAX_PIN_ATTEMPTS:
             key.locked_until = timezone.now() + _lockout()
-            key.save(update_fields=["locked_until", "updated_at"])
-            return PinLocked(key.locked_until)
-        return WrongPin(remaining_attempts=MAX_PIN_ATTEMPTS - key.failed_pin_attempts)
+        key.save(update_fields=["failed_pin_attempts", "locked_until", "updated_at"])
+    if key.locked_until is not None:
+        return PinLocked(key.locked_until)
+    return WrongPin(remaining_attempts=MAX_PIN_ATTEMPTS - key.failed_pin_attempts)
 
 
-def _successful_attempt(key_pk: int) -> None:
+def _found_right(key_pk: int, check_pk: int) -> None:
+    """The PIN was right: clear the count (committed now)."""
     with transaction.atomic(durable=True):
-        SignerKey.objects.filter(pk=key_pk).update(
-            failed_pin_attempts=0, locked_until=None, updated_at=timezone.now()
-        )
+        key = _resolve_check(key_pk, check_pk)
+        key.failed_pin_attempts, key.locked_until = 0, None
+        key.save(update_fields=["failed_pin_attempts", "locked_until", "updated_at"])
 
 
-def _release_attempt(key_pk: int) -> None:
-    """Give back a reserved attempt that failed for a reason other than the PIN (e.g. configuration)."""
+def _abandon_check(check_pk: int) -> None:
+    """Give back an attempt whose check failed for a reason other than the PIN (e.g. configuration)."""
     with transaction.atomic(durable=True):
-        SignerKey.objects.filter(pk=key_pk, failed_pin_attempts__gt=0).update(
-            failed_pin_attempts=F("failed_pin_attempts") - 1
-        )
+        PinCheck.objects.filter(pk=check_pk).delete()
 
 
 def _check_certificate(certificate: IssuedCertificate) -> None:
@@ -239,9 +270,9 @@ def _unwrap_counted(user: Any, pin: str) -> tuple[PrivateKey, SignerKey]:
     if stored is None:
         raise NoSigningKey("set a signing PIN first")
     _check_certificate(stored.certificate)
-    key = _reserve_attempt(stored.pk)
+    key, check = _begin_check(stored.pk)
     if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
-        raise _failed_attempt(key.pk)  # cannot be right; counted all the same, without running Argon2
+        raise _found_wrong(key.pk, check)  # cannot be right; judged wrong without running Argon2
     try:
         # Argon2 runs outside any transaction: no row lock is held for its ~100 ms.
         private_key = unwrap_private_key(
@@ -254,11 +285,11 @@ def _unwrap_counted(user: Any, pin: str) -> tuple[PrivateKey, SignerKey]:
             kek_bytes=kek.load_kek(),
         )
     except InvalidTag:
-        raise _failed_attempt(key.pk) from None
+        raise _found_wrong(key.pk, check) from None
     except Exception:
-        _release_attempt(key.pk)
+        _abandon_check(check)
         raise
-    _successful_attempt(key.pk)
+    _found_right(key.pk, check)
     return private_key, key
 
 

@@ -65,6 +65,17 @@ class PinLocked(PkiError):
         self.locked_until = locked_until
 
 
+class PinBusy(PkiError):
+    """The PIN was not checked: every attempt left is taken by checks still in flight, or this check
+    outlived its lease (see ``custody``). Nothing was counted; try again after ``retry_after``."""
+
+    code = "pin_busy"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("the PIN cannot be checked right now; try again in a moment")
+        self.retry_after = retry_after  # seconds, for Retry-After
+
+
 class CertificateRevoked(PkiError):
     code = "certificate_revoked"
 

@@ -153,3 +153,18 @@ class SignerKey(models.Model):
 
     def __str__(self) -> str:
         return f"signer key of {self.user_id}"
+
+
+class PinCheck(models.Model):
+    """A PIN check in flight: it holds one of the key's remaining attempts until it resolves.
+
+    Resolving deletes it (a wrong PIN then counts in ``SignerKey.failed_pin_attempts``, a right one
+    clears the count). A check whose process died never resolves: its lease lapses and it counts as
+    nothing, so a crash can neither cost the signer an attempt nor give a guesser a free one.
+    """
+
+    signer_key = models.ForeignKey(SignerKey, on_delete=models.CASCADE, related_name="pin_checks")
+    lease_expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"PIN check of {self.signer_key_id} until {self.lease_expires_at.isoformat()}"

@@ -4,8 +4,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from econtract.notifications.delivery import DeliveryRunner
 from econtract.pki.kek import warn_if_embedded
 from econtract.pki.services import ensure_platform_pki, root_certificate
+from econtract.signing.services.storage import sweep_revision_files
 
 
 class Command(BaseCommand):
@@ -21,6 +23,10 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         warn_if_embedded()
         ensure_platform_pki()
+        # Files a crash left without their revision row (kill -9 mid-signing) go before serving.
+        report = sweep_revision_files()
+        for line in report.lines():
+            (self.stdout if report.rows_intact else self.stderr).write(line)
         root = root_certificate()
         self.stdout.write(f"data directory: {settings.DATA_DIR}")
         self.stdout.write(f"root CA SHA-256 fingerprint: {root.sha256.hex(':').upper() if root else '?'}")
@@ -41,6 +47,9 @@ class Command(BaseCommand):
         )
         self.stdout.flush()
         logging.getLogger("waitress").setLevel(logging.WARNING)
+        if settings.ECONTRACT_MAIL_POLL_SECONDS > 0:
+            # Retries of mail the SMTP server refused for now; `econtract deliver` does the same from cron.
+            DeliveryRunner(settings.ECONTRACT_MAIL_POLL_SECONDS).start()
         serve(
             application,
             host=options["host"],
