@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from econtract.api.openapi import responses
 from econtract.pki import custody
 
 router = Router(tags=["me"])
@@ -26,7 +27,7 @@ class SigningPinOut(Schema):
     status: str
 
 
-@router.get("/me", response=MeOut)
+@router.get("/me", response=responses({200: MeOut}, 401))
 def me(request: HttpRequest) -> dict:
     user = request.user
     return {
@@ -38,7 +39,9 @@ def me(request: HttpRequest) -> dict:
     }
 
 
-@router.put("/me/signing-pin", response=SigningPinOut)
+@router.put(
+    "/me/signing-pin", response=responses({200: SigningPinOut}, 400, 401, 403, 409, 422, 423, 429, 503)
+)
 def set_signing_pin(request: HttpRequest, payload: SigningPinIn) -> dict:
     """Set the signing PIN (first time: creates the signing key and certificate) or change it."""
     key = custody.set_signing_pin(request.user, payload.pin, current_pin=payload.current_pin)

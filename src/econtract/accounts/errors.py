@@ -4,3 +4,25 @@ class AccountError(Exception):
 
 class InvalidApiKey(AccountError):
     code = "invalid_api_key"
+
+
+class LoginThrottled(AccountError):
+    """Too many failed passwords for this account or from this address; ``retry_after`` in seconds."""
+
+    code = "login_throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LoginLinkThrottled(AccountError):
+    code = "login_link_throttled"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LoginLinkInvalid(AccountError):
+    code = "login_link_invalid"

@@ -11,11 +11,14 @@ from django.utils import timezone
 from econtract.accounts.errors import InvalidApiKey
 from econtract.accounts.models import ApiKey, Membership, Organization, User
 from econtract.evidence.services import RequestContext, record_event
+from econtract.textinput import clean_line
 
 API_KEY_PREFIX = "ek_"
 
 
 def create_user(email: str, password: str | None, full_name: str, *, email_verified: bool = False) -> User:
+    full_name = clean_line(full_name, field="full name", max_length=200)
+    email = clean_line(email, field="email", max_length=254)
     user = User.objects.create_user(email=email, password=password, full_name=full_name)
     if email_verified:
         user.email_verified_at = timezone.now()
@@ -34,7 +37,7 @@ def create_personal_account(
 ) -> User:
     """A user always has a personal organisation, so everything she owns is organisation-scoped."""
     user = create_user(email, password, full_name, email_verified=email_verified)
-    org = Organization.objects.create(name=full_name or email, kind=Organization.Kind.PERSONAL)
+    org = Organization.objects.create(name=user.full_name or user.email, kind=Organization.Kind.PERSONAL)
     Membership.objects.create(user=user, organization=org, role=Membership.Role.OWNER)
     record_event(
         "registered",
@@ -48,6 +51,7 @@ def create_personal_account(
 
 @transaction.atomic
 def create_enterprise(name: str, owner: User) -> Organization:
+    name = clean_line(name, field="organisation name", max_length=200)
     org = Organization.objects.create(name=name, kind=Organization.Kind.ENTERPRISE)
     Membership.objects.create(user=owner, organization=org, role=Membership.Role.OWNER)
     return org

@@ -14,7 +14,9 @@ from typing import Any
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from econtract.client_address import UNKNOWN, client_address
 from econtract.evidence.models import Event
+from econtract.textinput import one_line
 
 GENESIS_HASH = "0" * 64
 
@@ -36,8 +38,9 @@ class RequestContext:
         meta = request.META
         return cls(
             actor=user,
-            ip_address=meta.get("REMOTE_ADDR") or None,
-            user_agent=(meta.get("HTTP_USER_AGENT") or "")[:512],
+            ip_address=address if (address := client_address(request)) != UNKNOWN else None,
+            # a header, not user input to refuse: flattened so a NUL or control byte cannot break the row
+            user_agent=one_line(meta.get("HTTP_USER_AGENT") or "")[:512],
             label=getattr(user, "email", "") if user else "",
         )
 

@@ -46,7 +46,10 @@ def test_wrong_password_is_refused_and_repeated_failures_block(client, make_user
         reverse("web:login"), {"email": "a@example.test", "password": "correct horse battery"}
     )
     assert "_auth_user_id" not in client.session
-    assert response.status_code == 200
+    assert response.status_code == 429
+    assert 14 * 60 < int(response["Retry-After"]) <= 15 * 60
+    (refusal,) = response.context["form"].non_field_errors()
+    assert "15" in refusal  # minutes left, in either language
 
 
 def test_login_only_redirects_to_this_site(client, make_user):

@@ -1,4 +1,4 @@
-"""Log in, log out, and register with an email proven by a one-time code."""
+"""Log in (password, or a one-time link by email), log out, and register with an emailed code."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.core.cache import cache
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
@@ -16,43 +16,36 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from econtract import ratelimit
+from econtract.accounts.errors import LoginLinkInvalid, LoginLinkThrottled, LoginThrottled
+from econtract.accounts.login_links import request_login_link, use_login_link
 from econtract.accounts.models import User
 from econtract.accounts.services import create_personal_account
+from econtract.accounts.throttle import authenticate_password
+from econtract.client_address import client_address
 from econtract.evidence.services import RequestContext
 from econtract.identity import services as otp_service
 from econtract.identity.errors import IdentityError
 from econtract.identity.models import OtpChallenge
 from econtract.notifications.services import send_email
-from econtract.web.errors import error_message
-from econtract.web.forms import LoginForm, RegisterAccountForm, RegisterCodeForm, RegisterEmailForm
+from econtract.web.errors import error_message, login_wait_message, with_retry_after
+from econtract.web.forms import (
+    LoginForm,
+    LoginLinkForm,
+    RegisterAccountForm,
+    RegisterCodeForm,
+    RegisterEmailForm,
+)
 from econtract.web.views.common import safe_next
 
-# Failed logins are counted per email and per client address; past the limit the form refuses to try.
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_MAX_FAILURES_PER_EMAIL = 10
-LOGIN_MAX_FAILURES_PER_ADDRESS = 50
 REGISTER_SESSION_KEY = "web_register"
 # A proven email must be turned into an account within this time, or proven again.
 REGISTER_PROOF_LIFETIME = timedelta(minutes=30)
 
 
-def _failure_keys(request: HttpRequest, email: str) -> list[tuple[str, int]]:
-    digest = hashlib.sha256(email.encode()).hexdigest()[:32]
-    address = request.META.get("REMOTE_ADDR") or "unknown"
-    return [
-        (f"web:login-fail:email:{digest}", LOGIN_MAX_FAILURES_PER_EMAIL),
-        (f"web:login-fail:addr:{address}", LOGIN_MAX_FAILURES_PER_ADDRESS),
-    ]
-
-
-def _login_blocked(request: HttpRequest, email: str) -> bool:
-    return any(ratelimit.current(key) >= limit for key, limit in _failure_keys(request, email))
-
-
-def _count_failure(request: HttpRequest, email: str) -> None:
-    for key, _limit in _failure_keys(request, email):
-        ratelimit.increment(key, int(LOGIN_WINDOW.total_seconds()))
+def _first_factor_passed(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+    """Password or login link: either proves the first factor only (step 3's MFA goes here)."""
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect(next_url)
 
 
 @require_http_methods(["GET", "POST"])
@@ -62,24 +55,65 @@ def login_view(request: HttpRequest) -> HttpResponse:
     )
     if request.user.is_authenticated and request.method == "GET":
         return redirect(next_url)
+    throttled: LoginThrottled | None = None
     if request.method == "POST":
         form = LoginForm(request.POST)
         if form.is_valid():
             email, password = form.cleaned_data["email"], form.cleaned_data["password"]
-            if _login_blocked(request, email):
-                form.add_error(None, _("Too many failed attempts. Wait 15 minutes and try again."))
+            try:
+                user = authenticate_password(request, email, password)
+            except LoginThrottled as exc:
+                throttled = exc
+                form.add_error(None, login_wait_message(exc))
             else:
-                user = authenticate(request, username=email, password=password)
-                if user is None:
-                    _count_failure(request, email)
-                    form.add_error(None, _("Email or password is wrong."))
-                else:
-                    login(request, user)
-                    return redirect(next_url)
+                if user is not None:
+                    return _first_factor_passed(request, user, next_url)
+                form.add_error(None, _("Email or password is wrong."))
     else:
         form = LoginForm(initial={"email": request.GET.get("email", "")})
-    register_url = reverse("web:register")
-    return render(request, "web/login.html", {"form": form, "next": next_url, "register_url": register_url})
+    response = render(
+        request,
+        "web/login.html",
+        {
+            "form": form,
+            "next": next_url,
+            "register_url": reverse("web:register"),
+            "link_url": reverse("web:login_link"),
+        },
+    )
+    return with_retry_after(response, throttled)
+
+
+@require_http_methods(["GET", "POST"])
+def login_link_request(request: HttpRequest) -> HttpResponse:
+    """Email me a login link: the same answer whether or not the address has an account."""
+    form = LoginLinkForm(request.POST or None, initial={"email": request.GET.get("email", "")})
+    sent = False
+    throttled: LoginLinkThrottled | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            request_login_link(
+                form.cleaned_data["email"], client_address(request), RequestContext.from_request(request)
+            )
+        except LoginLinkThrottled as exc:
+            throttled = exc
+            form.add_error(None, _("Too many login links were requested from your address; try again later."))
+        else:
+            sent = True
+    response = render(request, "web/login_link.html", {"form": form, "sent": sent, "stage": "request"})
+    return with_retry_after(response, throttled)
+
+
+@require_http_methods(["GET", "POST"])
+def login_link_use(request: HttpRequest, token: str) -> HttpResponse:
+    """GET only shows a button: mail scanners that follow links must not spend the link."""
+    if request.method == "POST":
+        try:
+            user = use_login_link(token, RequestContext.from_request(request))
+        except LoginLinkInvalid:
+            return render(request, "web/login_link.html", {"stage": "invalid"}, status=404)
+        return _first_factor_passed(request, user, reverse("web:dashboard"))
+    return render(request, "web/login_link.html", {"stage": "confirm"})
 
 
 @require_http_methods(["GET", "POST"])
