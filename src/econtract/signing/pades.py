@@ -9,29 +9,28 @@ import asyncio
 import concurrent.futures
 import io
 import logging
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from asn1crypto import keys, x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.form_tools import populate_static_text_field
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
-from pyhanko.sign.fields import SigFieldSpec
+from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, SigFieldSpec
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
-from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+from econtract.signing import appearance
 
 T = TypeVar("T")
 
@@ -72,25 +71,6 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-# What a visible signature shows: who, when (local time), and which certificate.
-STAMP_TEMPLATE = "电子签名 Signed by\n%(signer)s\n%(when)s\n%(serial)s"
-
-
-@lru_cache(maxsize=256)
-def _stamp_style(font_path: str) -> TextStampStyle:
-    return TextStampStyle(
-        stamp_text=STAMP_TEMPLATE,
-        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(font_path), font_size=9),
-        border_width=1,
-    )
-
-
-def _stamp_style_for(*texts: str) -> TextStampStyle:
-    from econtract.documents.fonts import cjk_font_subset_path
-
-    return _stamp_style(str(cjk_font_subset_path(STAMP_TEMPLATE + "".join(texts))))
-
-
 def _page_origin(writer: IncrementalPdfFileWriter, page_index: int) -> tuple[float, float]:
     page_ref = writer.find_page_for_modification(page_index)[0]
     page = page_ref.get_object()
@@ -127,7 +107,7 @@ def _mirror_appearance(writer: IncrementalPdfFileWriter, field_name: str, extra:
     """
     field_ref, field = _find_field(writer, field_name)
     kids = field["/Kids"]
-    appearance = kids[0].get_object()["/AP"]
+    shown = kids[0].get_object()["/AP"]
     for placement in extra:
         page_ref = writer.find_page_for_modification(placement.page - 1)[0]
         widget = generic.DictionaryObject(
@@ -140,13 +120,29 @@ def _mirror_appearance(writer: IncrementalPdfFileWriter, field_name: str, extra:
                 ),
                 pdf_name("/P"): page_ref,
                 pdf_name("/Parent"): field_ref,
-                pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): appearance.raw_get("/N")}),
+                pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): shown.raw_get("/N")}),
             }
         )
         widget_ref = writer.add_object(widget)
         kids.append(widget_ref)
         writer.register_annotation(page_ref, widget_ref)
     writer.mark_update(field_ref)
+
+
+def signer_lock(field_name: str, form_fields: Sequence[str] = ()) -> FieldMDPSpec:
+    """What a signature locks (ISO 32000 FieldMDP): her own signature field and the fields she filled.
+
+    A later revision that changes any of them breaks her signature (pyHanko's difference analysis
+    and Acrobat alike); without the lock a filled text field could be rewritten as "form filling".
+    """
+    return FieldMDPSpec(FieldMDPAction.INCLUDE, [field_name, *form_fields])
+
+
+def _fill_form_fields(writer: IncrementalPdfFileWriter, values: Mapping[str, str], font_path: str) -> None:
+    """Fill empty text fields already in the document (created before any signature) in this revision."""
+    style = appearance.text_box_style(font_path)
+    for name, value in values.items():
+        populate_static_text_field(writer, name, style, value)
 
 
 def _reserve(chain: Sequence[x509.Certificate]) -> int:
@@ -161,11 +157,15 @@ async def _sign_async(
     signer: signers.SimpleSigner,
     signer_name: str,
     appearance_text: dict[str, str],
+    form_values: Mapping[str, str],
     timestamper: TimeStamper,
     validation_context: ValidationContext,
     bytes_reserved: int | None,
 ) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    font_path = appearance.font_for(signer_name, *appearance_text.values(), *form_values.values())
+    _fill_form_fields(writer, form_values, font_path)
+    lock = signer_lock(field_name, list(form_values))
     if placements:
         first = placements[0]
         spec = SigFieldSpec(
@@ -173,9 +173,10 @@ async def _sign_async(
             on_page=first.page - 1,
             box=_box(writer, first),
             combine_annotation=False,
+            field_mdp_spec=lock,
         )
     else:
-        spec = SigFieldSpec(sig_field_name=field_name)
+        spec = SigFieldSpec(sig_field_name=field_name, field_mdp_spec=lock)
     fields.append_signature_field(writer, spec)
     meta = signers.PdfSignatureMetadata(
         field_name=field_name,
@@ -185,7 +186,7 @@ async def _sign_async(
         validation_context=validation_context,
         name=signer_name,
     )
-    style = _stamp_style_for(signer_name, *appearance_text.values())
+    style = appearance.stamp_style(font_path)
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=style)
     session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
     validation_info = await session.perform_presign_validation(writer)
@@ -221,8 +222,13 @@ def sign_revision(
     signed_at_label: str,
     timestamper: TimeStamper,
     validation_context: ValidationContext,
+    form_values: Mapping[str, str] | None = None,
 ) -> bytes:
-    """Append one PAdES B-T signature revision with validation data (B-LT) and return the new PDF."""
+    """Append one PAdES B-T signature revision with validation data (B-LT) and return the new PDF.
+
+    The signature locks (FieldMDP) its own field and every field of ``form_values``: names of empty
+    text fields already in the document (created before the first signature) that she fills now.
+    """
     signer = signers.SimpleSigner(
         signing_cert=certificate,
         signing_key=_private_key_info(private_key),
@@ -235,6 +241,7 @@ def sign_revision(
         signer=signer,
         signer_name=signer_name,
         appearance_text=text,
+        form_values=dict(form_values or {}),
         timestamper=timestamper,
         validation_context=validation_context,
     )
