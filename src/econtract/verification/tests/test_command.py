@@ -64,6 +64,8 @@ def test_json_output(signed, write, root_pem, pki):
     assert (sig["trusted"], sig["intact"], sig["valid"], sig["timestamp_valid"]) == (True, True, True, True)
     assert sig["modification"] == "none"
     assert sig["problems"] == []
+    assert (sig["status"], sig["reasons"]) == ("valid", [])
+    assert report["mode"] == "strict"
     assert report["document_timestamps"] == []
 
 
@@ -196,3 +198,55 @@ def test_exit_codes_from_the_command_line(signed, write, root_pem, tmp_path):
     assert code(write("signed.pdf", signed), "--no-platform-root") == 1
     assert code(str(tmp_path / "missing.pdf")) == 2
     assert code("--no-such-flag") == 2
+
+
+# --- real-world files: reading mode, statuses, reason codes -------------------------------------------
+
+
+def test_hybrid_file_is_read_leniently_and_exits_0(pki, write, root_pem):
+    from econtract.verification.tests import realworld as rw
+
+    hybrid = write("hybrid.pdf", rw.sign_incrementally(rw.hybrid_pdf(), pki))
+
+    code, out = run(hybrid, "--json", "--trust-root", str(root_pem), "--no-platform-root")
+    text_code, text = run(hybrid, "--trust-root", str(root_pem), "--no-platform-root")
+
+    assert code == 0 and text_code == 0
+    report = json.loads(out)
+    assert report["mode"] == "lenient" and report["valid"] is True
+    assert report["signatures"][0]["status"] == "valid"
+    assert "Reading mode:   lenient" in text
+
+
+def test_byte_range_past_the_end_exits_1_and_says_not_checked(pki, write, root_pem):
+    from econtract.verification.tests import realworld as rw
+
+    broken = rw.fill_signature(rw.with_placeholder(), rw.detached_cms(pki), extra_length=7)
+    path = write("past-eof.pdf", broken)
+
+    code, out = run(path, "--json", "--trust-root", str(root_pem), "--no-platform-root")
+    _, text = run(path, "--trust-root", str(root_pem), "--no-platform-root")
+
+    assert code == 1
+    (sig,) = json.loads(out)["signatures"]
+    assert (sig["status"], sig["reasons"], sig["intact"]) == ("invalid", ["byte_range_past_eof"], None)
+    assert "Intact:         not checked" in text
+    assert "Intact:         NO" not in text
+    assert "the byte range ends 7 bytes past the end of the file" in text
+
+
+def test_indeterminate_signature_exits_1(pki, write, root_pem):
+    from econtract.verification.tests import realworld as rw
+
+    sha1 = rw.fill_signature(rw.with_placeholder(subfilter=b"/adbe.pkcs7.sha1"), rw.pkcs7_sha1_cms(pki))
+
+    code, out = run(write("sha1.pdf", sha1), "--json", "--trust-root", str(root_pem), "--no-platform-root")
+    _, text = run(write("sha1.pdf", sha1), "--trust-root", str(root_pem), "--no-platform-root")
+
+    assert code == 1
+    assert "Verdict: NOT VALID (indeterminate: could not be decided)" in text
+    report = json.loads(out)
+    assert report["valid"] is False
+    (sig,) = report["signatures"]
+    assert sig["status"] == "indeterminate"
+    assert (sig["intact"], sig["valid"], sig["trusted"]) == (True, True, True)

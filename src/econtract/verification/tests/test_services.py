@@ -32,6 +32,8 @@ SIGNATURE_KEYS = {
     "signing_time",
     "coverage",
     "problems",
+    "status",
+    "reasons",
 }
 
 
@@ -59,7 +61,7 @@ def test_one_timestamped_signature_is_valid(pki, signed):
 def test_report_dict_has_the_documented_shape(pki, signed):
     report = verify(signed, pki).to_dict()
 
-    assert set(report) >= {"valid", "signatures", "document_timestamps"}
+    assert set(report) >= {"valid", "mode", "signatures", "document_timestamps"}
     (sig,) = report["signatures"]
     assert set(sig) >= SIGNATURE_KEYS
     assert isinstance(sig["certificate_serial"], str) and sig["certificate_serial"].isdigit()

@@ -18,14 +18,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
 from econtract.verification.errors import UnreadablePdf
+from econtract.verification.isolation import verify_pdf_isolated
+from econtract.verification.online import check_online
 from econtract.verification.services import (
     DocumentTimestampReport,
     SignatureReport,
     VerificationReport,
-    verify_pdf,
 )
 
 EXIT_NOT_VALID = 1
+REVOCATION_SOURCES = {
+    "embedded": "judged from data embedded at signing (use --online to ask the OCSP responders too)",
+    "online": "judged from data embedded at signing and from the OCSP responders, asked now",
+}
 EXIT_UNUSABLE_INPUT = 2
 
 # pyHanko logs every failed path build or suspicious revision with a traceback; the report
@@ -70,6 +75,12 @@ class Command(BaseCommand):
             action="store_true",
             help="do not trust this installation's own root CA, only the --trust-root files",
         )
+        parser.add_argument(
+            "--online",
+            action="store_true",
+            help="also ask each certificate's OCSP responder now (offline, revocation is judged from "
+            "the data embedded at signing)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_json: bool = options["json"]
@@ -86,11 +97,15 @@ class Command(BaseCommand):
         except OSError as exc:
             self._unusable(f"cannot read {path}: {exc.strerror or exc}", as_json)
 
+        # The file may be hostile (the other party's, an attacker's): parse it in a bounded child.
         with _quiet_libraries(enabled=not verbose):
             try:
-                report = verify_pdf(data, trust_roots=trust_roots)
+                report = verify_pdf_isolated(data, trust_roots=trust_roots, verbose=verbose)
             except UnreadablePdf as exc:
                 self._unusable(f"{path}: {exc}", as_json)
+        if options["online"]:
+            # Only certificates on paths the child validated are asked about, at URLs their CA wrote.
+            check_online(report)
 
         if as_json:
             self.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -101,7 +116,13 @@ class Command(BaseCommand):
 
     def _unusable(self, message: str, as_json: bool) -> NoReturn:
         if as_json:
-            body = {"valid": False, "signatures": [], "document_timestamps": [], "error": message}
+            body: dict[str, Any] = {
+                "valid": False,
+                "mode": None,
+                "signatures": [],
+                "document_timestamps": [],
+                "error": message,
+            }
             self.stdout.write(json.dumps(body, ensure_ascii=False, indent=2))
         raise CommandError(message, returncode=EXIT_UNUSABLE_INPUT)
 
@@ -193,8 +214,16 @@ def _quiet_libraries(*, enabled: bool) -> Iterator[None]:
 # --- human-readable report ------------------------------------------------------------------------
 
 
-def _yes(flag: bool) -> str:
+def _yes(flag: bool | None) -> str:
+    if flag is None:
+        return "not checked"
     return "yes" if flag else "NO"
+
+
+def _cms(valid: bool | None) -> str:
+    if valid is None:
+        return "not checked"
+    return "valid" if valid else "INVALID"
 
 
 def _signature_lines(index: int, sig: SignatureReport) -> list[str]:
@@ -207,11 +236,12 @@ def _signature_lines(index: int, sig: SignatureReport) -> list[str]:
     claimed = sig.signing_time.isoformat() if sig.signing_time else "-"
     lines = [
         f"Signature {index}: field {sig.field}",
+        f"  Status:         {sig.status}" + (f" ({', '.join(sig.reasons)})" if sig.reasons else ""),
         f"  Signer:         {sig.signer or '-'}",
         f"  Certificate:    serial {sig.certificate_serial or '-'}, issued by {sig.issuer or '-'}",
         f"  Trusted:        {_yes(sig.trusted)}",
         f"  Intact:         {_yes(sig.intact)}",
-        f"  CMS signature:  {'valid' if sig.valid else 'INVALID'}",
+        f"  CMS signature:  {_cms(sig.valid)}",
         f"  Timestamp:      {timestamp}",
         f"  Signing time:   {claimed} (claimed by the signer)",
         f"  Revocation:     {sig.revocation}",
@@ -231,6 +261,7 @@ def _timestamp_lines(index: int, ts: DocumentTimestampReport) -> list[str]:
     when = ts.time.isoformat() if ts.time else "-"
     lines = [
         f"Document timestamp {index}: field {ts.field}",
+        f"  Status:         {ts.status}" + (f" ({', '.join(ts.reasons)})" if ts.reasons else ""),
         f"  Time:           {when} (TSA {ts.tsa or '-'})",
         f"  Intact / valid / trusted: {_yes(ts.intact)} / {_yes(ts.valid)} / {_yes(ts.trusted)}",
         f"  Modification:   {ts.modification} (coverage: {ts.coverage})",
@@ -240,21 +271,39 @@ def _timestamp_lines(index: int, ts: DocumentTimestampReport) -> list[str]:
 
 
 def render_text(path: Path, report: VerificationReport, *, trust_root_count: int) -> str:
-    lines = [f"File: {path}", f"Trust roots: {trust_root_count}", ""]
+    lines = [f"File: {path}", f"Trust roots: {trust_root_count}"]
+    if report.mode == "lenient":
+        lines.append(
+            f"Reading mode:   lenient ({report.mode_reason or 'the strict reader refused the file'})"
+        )
+    else:
+        lines.append("Reading mode:   strict")
+    lines.append(
+        f"Revocation:     {REVOCATION_SOURCES.get(report.revocation_source, report.revocation_source)}"
+    )
+    lines.append("")
     for index, sig in enumerate(report.signatures, start=1):
         lines += [*_signature_lines(index, sig), ""]
     for index, ts in enumerate(report.document_timestamps, start=1):
         lines += [*_timestamp_lines(index, ts), ""]
     if report.problems:
         lines += ["Document problems:", *(f"  - {problem}" for problem in report.problems), ""]
+    if report.warnings:
+        lines += ["Warnings:", *(f"  - {warning}" for warning in report.warnings), ""]
     if report.valid:
         count = len(report.signatures)
         lines.append(
             f"Verdict: VALID: {count} signature{'s' if count != 1 else ''}, "
             "all intact, trusted and without unpermitted changes."
+            + (f" Read the {len(report.warnings)} warning(s) above." if report.warnings else "")
         )
     else:
-        lines.append("Verdict: NOT VALID")
+        judged = [*report.signatures, *report.document_timestamps]
+        undecided = judged and not report.problems and all(s.status != "invalid" for s in judged)
+        # indeterminate is not a forgery: say that it could not be decided, and why
+        lines.append(
+            "Verdict: NOT VALID (indeterminate: could not be decided)" if undecided else "Verdict: NOT VALID"
+        )
         lines.extend(f"  - {reason}" for reason in _reasons(report))
     return "\n".join(lines)
 
