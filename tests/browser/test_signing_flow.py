@@ -127,8 +127,17 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
     assert field.y == pytest.approx(0.15 * height, abs=3)  # the screen's y runs down, the PDF's up
     assert field.height == pytest.approx(0.10 * height, abs=3)
 
+    # Send asks for confirmation first, naming who is emailed in which order.
     page.click("#send-button")
-    page.wait_for_url(site + reverse("web:envelope_detail", args=[envelope.pk]))
+    page.wait_for_url(site + reverse("web:envelope_send", args=[envelope.pk]))
+    assert signer.email in page.inner_text("#send-confirm")
+    assert inbox.messages(signer.email) == []
+    page.screenshot(path="/tmp/econtract-send-confirm.png")
+    page.click("#confirm-send")
+    # domcontentloaded: the envelope page's document preview renders its images after that
+    page.wait_for_url(
+        site + reverse("web:envelope_detail", args=[envelope.pk]), wait_until="domcontentloaded"
+    )
     link = inbox.wait_for(signer.email, SIGNING_LINK)
     assert link.startswith(site)
 
@@ -161,10 +170,22 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
     mobile.wait_for_function("() => document.querySelector('.document img').naturalWidth > 0")
     mobile.screenshot(path=str(SCREENSHOT), full_page=True)
     mobile.click("#sign-button")
-    mobile.wait_for_url(site + reverse("web:envelope_detail", args=[envelope.pk]), timeout=45_000)
+    mobile.wait_for_url(
+        site + reverse("web:envelope_detail", args=[envelope.pk]),
+        timeout=45_000,
+        wait_until="domcontentloaded",
+    )
     assert mobile.inner_text("#envelope-status").strip() in ("completed", "已完成")
 
     mobile.screenshot(path="/tmp/econtract-detail-390.png", full_page=True)
+    # The envelope page previews the signed revision, with the signature drawn on page 1.
+    preview = mobile.locator(".document-preview figure.page img").first
+    preview.scroll_into_view_if_needed()
+    mobile.wait_for_function("() => document.querySelector('.document-preview img').naturalWidth > 0")
+    assert f"/pages/v{Envelope.objects.get().current_version}/1.png" in preview.get_attribute("src")
+    mobile.locator(".document-preview figure.page").first.screenshot(
+        path="/tmp/econtract-signed-page-390.png"
+    )
     with mobile.expect_download() as download_info:
         mobile.click("#download")
     signed = Path(download_info.value.path()).read_bytes()

@@ -123,7 +123,7 @@ def test_two_parties_sign_in_order_and_independent_validators_agree(platform, tm
     events = (
         platform.api("bob")
         .get(f"{platform.base_url}/api/v1/envelopes/{envelope['id']}/events", timeout=30)
-        .json()
+        .json()["items"]
     )
     kinds = [e["kind"] for e in events]
     assert kinds[:2] == ["created", "sent"] and "completed" in kinds and kinds.count("signed") == 2

@@ -2,47 +2,52 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import cast
 from uuid import UUID
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, FiniteFloat, ValidationError
 
 from econtract.accounts.models import User
 from econtract.accounts.services import primary_organization
+from econtract.api.openapi import json_part_schema, responses
+from econtract.api.pagination import InvalidCursor, PageQuery, decode_cursor, encode_cursor
 from econtract.evidence.models import Event
 from econtract.evidence.services import RequestContext
+from econtract.jsoninput import JsonRefused, JsonTooLarge, format_path, load_json
+from econtract.notifications.services import public_status
 from econtract.signing import services
 from econtract.signing.errors import InvalidEnvelope
 from econtract.signing.models import Envelope, Party
+from econtract.textinput import MultiLineText, SingleLineText
 
 router = Router(tags=["envelopes"])
 
 
 class PartyIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(min_length=3, max_length=254)
+    name: SingleLineText = Field(min_length=1, max_length=200)
+    email: SingleLineText = Field(min_length=3, max_length=254)
     order: int = Field(default=1, ge=1, le=100)
-    phone: str = Field(default="", max_length=32)
+    phone: SingleLineText = Field(default="", max_length=32)
 
 
 class FieldIn(BaseModel):
     party: int = Field(ge=0)
     page: int = Field(ge=1)
-    x: float
-    y: float
-    width: float
-    height: float
+    x: FiniteFloat
+    y: FiniteFloat
+    width: FiniteFloat
+    height: FiniteFloat
 
 
 class EnvelopeSpec(BaseModel):
-    title: str = Field(min_length=1, max_length=300)
+    title: SingleLineText = Field(min_length=1, max_length=300)
     deadline: datetime | None = None
     parties: list[PartyIn] = Field(default_factory=list, max_length=services.MAX_PARTIES)
     fields: list[FieldIn] = Field(default_factory=list, max_length=services.MAX_FIELDS)
@@ -55,6 +60,9 @@ class PartyOut(Schema):
     order: int
     status: str
     signed_at: datetime | None = None
+    # Of the party's latest signing-link email: none, queued, retrying, sent or failed (with the error).
+    notification_status: str = "none"
+    notification_error: str = ""
 
 
 class FieldOut(Schema):
@@ -96,7 +104,7 @@ class EventOut(Schema):
 
 
 class ReasonIn(Schema):
-    reason: str = ""
+    reason: MultiLineText = Field(default="", max_length=2000)
 
 
 class SignIn(Schema):
@@ -121,9 +129,29 @@ def envelope_out(envelope: Envelope) -> dict:
         "original_sha256": envelope.original_sha256,
         "current_sha256": envelope.current_document().sha256,
         "page_count": envelope.page_count,
-        "parties": list(envelope.parties.all()),
+        "parties": parties_out(envelope, list(envelope.parties.all())),
         "fields": list(envelope.fields.all()),
     }
+
+
+def parties_out(envelope: Envelope, parties: list[Party]) -> list[dict]:
+    mails = services.turn_notifications(envelope)
+    shaped = []
+    for party in parties:
+        mail = mails.get(str(party.id))
+        shaped.append(
+            {
+                "id": party.id,
+                "name": party.name,
+                "email": party.email,
+                "order": party.order,
+                "status": party.status,
+                "signed_at": party.signed_at,
+                "notification_status": public_status(mail),
+                "notification_error": mail.last_error if mail is not None else "",
+            }
+        )
+    return shaped
 
 
 def _user(request: HttpRequest) -> User:
@@ -141,13 +169,37 @@ def _visible(request: HttpRequest, envelope_id: UUID) -> Envelope:
     return get_object_or_404(Envelope.objects.visible_to(_user(request)), pk=envelope_id)
 
 
-@router.post("/envelopes", response={201: EnvelopeOut})
+SPEC_DESCRIPTION = (
+    "The envelope as a JSON object (this schema), sent as the text of the `spec` form field: "
+    "title, optional deadline, parties (signing order: lower first, equal in parallel) and "
+    "signature fields (`party` indexes `parties`; `page` from 1; PDF points, origin lower-left)."
+)
+
+
+@router.post(
+    "/envelopes",
+    response=responses({201: EnvelopeOut}, 400, 401, 403, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"properties": {"spec": json_part_schema(EnvelopeSpec, SPEC_DESCRIPTION)}},
+                }
+            }
+        }
+    },
+)
 def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Form[str]) -> Status:
     """Upload a PDF with its parties and signature fields; the envelope starts as a draft."""
     try:
-        parsed = EnvelopeSpec.model_validate(json.loads(spec))
-    except (json.JSONDecodeError, ValidationError) as exc:
+        parsed = EnvelopeSpec.model_validate(load_json(spec))
+    except JsonTooLarge:
+        raise
+    except JsonRefused as exc:
         raise InvalidEnvelope(f"spec is not valid: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{format_path(e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise InvalidEnvelope(f"spec is not valid: {problems}") from exc
     data = document.read(settings.ECONTRACT_MAX_UPLOAD_BYTES + 1)
     envelope = services.create_envelope(
         organization=_acting_organization(request),
@@ -168,20 +220,54 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
     return Status(201, envelope_out(envelope))
 
 
-@router.get("/envelopes", response=list[EnvelopeOut])
-def list_envelopes(request: HttpRequest, status: str | None = None, limit: int = 50) -> list[dict]:
-    query = Envelope.objects.visible_to(_user(request))
+class EnvelopePage(Schema):
+    items: list[EnvelopeOut]
+    next_cursor: str | None = None
+
+
+class EventPage(Schema):
+    items: list[EventOut]
+    next_cursor: str | None = None
+
+
+@router.get("/envelopes", response=responses({200: EnvelopePage}, 400, 401, 422))
+def list_envelopes(request: HttpRequest, page: PageQuery, status: Envelope.Status | None = None) -> dict:
+    """Envelopes visible to the caller, newest first, ``limit`` at a time (keyset on created_at, id)."""
+    # An envelope status or nothing: free text reached the query, and PostgreSQL answers NUL with a 500.
+    query = Envelope.objects.visible_to(_user(request)).order_by("-created_at", "-id")
     if status:
         query = query.filter(status=status)
-    return [envelope_out(e) for e in query[: max(1, min(limit, 200))]]
+    if page.cursor:
+        created, envelope_id = _envelope_cursor(page.cursor)
+        query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=envelope_id))
+    rows = list(query[: page.limit + 1])
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    next_cursor = (
+        encode_cursor("envelopes", [rows[-1].created_at.isoformat(), rows[-1].id.hex]) if more else None
+    )
+    return {"items": [envelope_out(e) for e in rows], "next_cursor": next_cursor}
 
 
-@router.get("/envelopes/{envelope_id}", response=EnvelopeOut)
+def _envelope_cursor(cursor: str) -> tuple[datetime, UUID]:
+    created, envelope_id = decode_cursor("envelopes", cursor, 2)
+    try:
+        parsed = datetime.fromisoformat(str(created))
+        if parsed.tzinfo is None:
+            raise ValueError("no offset")
+        return parsed, UUID(str(envelope_id))
+    except ValueError:
+        raise InvalidCursor("the cursor is not valid; use the next_cursor of a previous page") from None
+
+
+@router.get("/envelopes/{envelope_id}", response=responses({200: EnvelopeOut}, 401, 404, 422))
 def get_envelope(request: HttpRequest, envelope_id: UUID) -> dict:
     return envelope_out(_visible(request, envelope_id))
 
 
-@router.post("/envelopes/{envelope_id}/send", response=EnvelopeOut)
+@router.post(
+    "/envelopes/{envelope_id}/send", response=responses({200: EnvelopeOut}, 400, 401, 403, 404, 409, 422)
+)
 def send_envelope(request: HttpRequest, envelope_id: UUID) -> dict:
     envelope = services.send_envelope(
         _visible(request, envelope_id), _user(request), RequestContext.from_request(request)
@@ -189,7 +275,9 @@ def send_envelope(request: HttpRequest, envelope_id: UUID) -> dict:
     return envelope_out(envelope)
 
 
-@router.post("/envelopes/{envelope_id}/void", response=EnvelopeOut)
+@router.post(
+    "/envelopes/{envelope_id}/void", response=responses({200: EnvelopeOut}, 400, 401, 403, 404, 409, 422)
+)
 def void_envelope(request: HttpRequest, envelope_id: UUID, payload: ReasonIn) -> dict:
     envelope = services.void(
         _visible(request, envelope_id),
@@ -200,7 +288,18 @@ def void_envelope(request: HttpRequest, envelope_id: UUID, payload: ReasonIn) ->
     return envelope_out(envelope)
 
 
-@router.get("/envelopes/{envelope_id}/document")
+@router.get(
+    "/envelopes/{envelope_id}/document",
+    response=responses({}, 401, 404, 422),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The PDF; header X-Document-SHA256 is its SHA-256",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
 def get_document(request: HttpRequest, envelope_id: UUID) -> FileResponse:
     """The current PDF: the original, or the latest signed revision."""
     envelope = _visible(request, envelope_id)
@@ -211,10 +310,20 @@ def get_document(request: HttpRequest, envelope_id: UUID) -> FileResponse:
     return response
 
 
-@router.get("/envelopes/{envelope_id}/events", response=list[EventOut])
-def list_events(request: HttpRequest, envelope_id: UUID) -> list[dict]:
+@router.get("/envelopes/{envelope_id}/events", response=responses({200: EventPage}, 400, 401, 404, 422))
+def list_events(request: HttpRequest, envelope_id: UUID, page: PageQuery) -> dict:
+    """The hash-chained audit trail in chain order, ``limit`` at a time (keyset on sequence)."""
     envelope = _visible(request, envelope_id)
-    return [
+    query = Event.objects.for_subject(envelope).order_by("sequence")
+    if page.cursor:
+        (sequence,) = decode_cursor("events", page.cursor, 1)
+        if isinstance(sequence, bool) or not isinstance(sequence, int):
+            raise InvalidCursor("the cursor is not valid; use the next_cursor of a previous page")
+        query = query.filter(sequence__gt=sequence)
+    rows = list(query[: page.limit + 1])
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    items = [
         {
             "sequence": e.sequence,
             "kind": e.kind,
@@ -227,11 +336,15 @@ def list_events(request: HttpRequest, envelope_id: UUID) -> list[dict]:
             "event_hash": e.event_hash,
             "previous_hash": e.previous_hash,
         }
-        for e in Event.objects.for_subject(envelope)
+        for e in rows
     ]
+    return {"items": items, "next_cursor": encode_cursor("events", [rows[-1].sequence]) if more else None}
 
 
-@router.post("/envelopes/{envelope_id}/parties/{party_id}/otp", response=OtpOut)
+@router.post(
+    "/envelopes/{envelope_id}/parties/{party_id}/otp",
+    response=responses({200: OtpOut}, 401, 403, 404, 409, 422, 429),
+)
 def request_otp(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict:
     """Send the willingness code to the party's email. Only the user matched to the party may ask."""
     _visible(request, envelope_id)
@@ -241,7 +354,10 @@ def request_otp(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict
     return {"sent_to": _mask_email(challenge.destination), "expires_at": challenge.expires_at}
 
 
-@router.post("/envelopes/{envelope_id}/parties/{party_id}/sign", response=EnvelopeOut)
+@router.post(
+    "/envelopes/{envelope_id}/parties/{party_id}/sign",
+    response=responses({200: EnvelopeOut}, 400, 401, 403, 404, 409, 422, 423, 429, 503),
+)
 def sign(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: SignIn) -> dict:
     _visible(request, envelope_id)
     envelope = services.sign(
@@ -255,7 +371,10 @@ def sign(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: SignI
     return envelope_out(envelope)
 
 
-@router.post("/envelopes/{envelope_id}/parties/{party_id}/decline", response=EnvelopeOut)
+@router.post(
+    "/envelopes/{envelope_id}/parties/{party_id}/decline",
+    response=responses({200: EnvelopeOut}, 400, 401, 403, 404, 409, 422),
+)
 def decline(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: ReasonIn) -> dict:
     _visible(request, envelope_id)
     envelope = services.decline(
@@ -268,12 +387,16 @@ def decline(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: Re
     return envelope_out(envelope)
 
 
-@router.post("/envelopes/{envelope_id}/parties/{party_id}/remind", response=PartyOut)
-def remind(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> Party:
-    """Email a party whose turn it is a fresh signing link (at most every 10 minutes)."""
-    return services.remind(
-        _visible(request, envelope_id), party_id, _user(request), RequestContext.from_request(request)
-    )
+@router.post(
+    "/envelopes/{envelope_id}/parties/{party_id}/remind",
+    response=responses({200: PartyOut}, 401, 403, 404, 409, 422, 429),
+)
+def remind(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict:
+    """Email a party whose turn it is a fresh signing link (at most every 10 minutes, or at once
+    when the last one could not be delivered)."""
+    envelope = _visible(request, envelope_id)
+    party = services.remind(envelope, party_id, _user(request), RequestContext.from_request(request))
+    return parties_out(envelope, [party])[0]
 
 
 def _mask_email(email: str) -> str:

@@ -39,3 +39,7 @@ class LinkInvalid(SigningError):
 
 class ReminderTooSoon(SigningError):
     code = "reminder_too_soon"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds, for Retry-After

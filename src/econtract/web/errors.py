@@ -6,11 +6,14 @@ Every domain error carries a stable ``code``; the message is chosen by code, and
 
 from __future__ import annotations
 
+import math
+
+from django.http import HttpResponse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from econtract.accounts.errors import AccountError
+from econtract.accounts.errors import AccountError, LoginThrottled
 from econtract.documents.errors import DocumentError, UnsafePdf
 from econtract.identity.errors import IdentityError, OtpInvalid
 from econtract.pki.errors import PinLocked, PkiError, WrongPin
@@ -48,6 +51,9 @@ MESSAGES = {
     "timeout": gettext_lazy("The PDF took too long to check."),
     "resource_limit": gettext_lazy("The PDF needs too many resources to check."),
     "invalid_page": gettext_lazy("The PDF contains a page that cannot be read."),
+    "active_content": gettext_lazy(
+        "The PDF contains scripts or actions that could change what it shows after signing."
+    ),
     "font_unavailable": gettext_lazy("No font for Chinese text is available on the server."),
     # willingness checks and key custody
     "otp_invalid": gettext_lazy("The code is wrong."),
@@ -61,6 +67,7 @@ MESSAGES = {
         "Verify your email address before a signing certificate can be issued."
     ),
     "current_pin_required": gettext_lazy("Enter your current PIN to change it."),
+    "pin_busy": gettext_lazy("Your PIN is being checked in another request; try again in a moment."),
     "no_signing_key": gettext_lazy("You have no signing key yet: set a signing PIN first."),
     "certificate_revoked": gettext_lazy("Your signing certificate has been revoked."),
     "certificate_expired": gettext_lazy("Your signing certificate has expired."),
@@ -75,6 +82,24 @@ MESSAGES = {
 
 # Codes whose service message names the exact problem (which field, which party, which state).
 WITH_DETAIL = frozenset({"invalid_envelope", "envelope_closed", "not_this_party", "envelope_not_editable"})
+
+
+def login_wait_message(exc: LoginThrottled) -> str:
+    minutes = max(1, math.ceil(exc.retry_after / 60))
+    return ngettext(
+        "Too many failed attempts. Try again in %(minutes)d minute, or log in with a link sent to your email.",
+        "Too many failed attempts. Try again in %(minutes)d minutes, or log in with a link sent to your email.",
+        minutes,
+    ) % {"minutes": minutes}
+
+
+def with_retry_after(response: HttpResponse, exc: Exception | None) -> HttpResponse:
+    """A refusal by a rate limit answers 429 with the seconds left to wait (RFC 9110 Retry-After)."""
+    seconds = getattr(exc, "retry_after", None)
+    if seconds is not None:
+        response.status_code = 429
+        response["Retry-After"] = str(seconds)
+    return response
 
 
 def error_message(exc: Exception) -> str:

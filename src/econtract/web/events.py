@@ -15,6 +15,7 @@ EVENT_NAMES = {
     "edited": _("parties and fields edited"),
     "sent": _("sent"),
     "notified": _("signing link emailed"),
+    "notification_failed": _("email not delivered"),
     "reminded": _("reminder sent"),
     "link_opened": _("signing link opened"),
     "otp_sent": _("signing code sent"),
@@ -41,6 +42,8 @@ def describe_event(event: Event, parties: Sequence[Party]) -> dict[str, Any]:
         details.append(str(payload["reason"]))
     if payload.get("why"):
         details.append(str(payload["why"]))
+    if payload.get("error"):
+        details.append(str(payload["error"]))
     return {
         "sequence": event.sequence,
         "kind": event.kind,

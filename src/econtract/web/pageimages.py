@@ -15,10 +15,15 @@ logger = logging.getLogger("econtract.web")
 PAGE_WIDTH_PX = 900
 
 
+# Bumped when the renderer draws differently, so pictures cached by an older one are not served.
+# 2: form fields and annotations (signature appearances) are drawn.
+RENDER_GENERATION = 2
+
+
 def page_image_name(revision: DocumentRevision, page: int, width_px: int = PAGE_WIDTH_PX) -> str:
     """Next to the revision's PDF; revisions never change, so neither does the picture."""
     stem = revision.file.name.removesuffix(".pdf")
-    return f"{stem}-p{page:04d}-w{width_px}.png"
+    return f"{stem}-p{page:04d}-w{width_px}-g{RENDER_GENERATION}.png"
 
 
 def page_png(revision: DocumentRevision, page: int, width_px: int = PAGE_WIDTH_PX) -> bytes:

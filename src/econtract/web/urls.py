@@ -2,13 +2,15 @@
 
 from django.urls import include, path
 
-from econtract.web.views import auth, envelopes, profile, signing, verify
+from econtract.web.views import assets, auth, envelopes, profile, signing, verify
 
 app_name = "web"
 
 urlpatterns = [
     path("", envelopes.dashboard, name="dashboard"),
     path("login/", auth.login_view, name="login"),
+    path("login/link/", auth.login_link_request, name="login_link"),
+    path("login/link/<str:token>", auth.login_link_use, name="login_link_use"),
     path("logout/", auth.logout_view, name="logout"),
     path("register/", auth.register_view, name="register"),
     path("envelopes/new/", envelopes.envelope_new, name="envelope_new"),
@@ -39,4 +41,5 @@ urlpatterns = [
     path("profile/api-keys/<uuid:pk>/revoke/", profile.apikey_revoke, name="apikey_revoke"),
     path("verify/", verify.verify_page, name="verify_page"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("favicon.ico", assets.favicon, name="favicon"),
 ]

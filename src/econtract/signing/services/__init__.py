@@ -20,6 +20,7 @@ from econtract.signing.services.envelopes import (
 )
 from econtract.signing.services.routing import (
     REMINDER_INTERVAL,
+    SIGNING_LINK_MAIL,
     decline,
     expire_overdue,
     open_signing_link,
@@ -28,6 +29,7 @@ from econtract.signing.services.routing import (
     remind,
     send_envelope,
     signing_link,
+    turn_notifications,
     void,
 )
 
@@ -35,6 +37,7 @@ __all__ = [
     "MAX_FIELDS",
     "MAX_PARTIES",
     "REMINDER_INTERVAL",
+    "SIGNING_LINK_MAIL",
     "FieldSpec",
     "PartySpec",
     "create_envelope",
@@ -51,6 +54,7 @@ __all__ = [
     "sha256_hex",
     "sign",
     "signing_link",
+    "turn_notifications",
     "user_may_act_as",
     "void",
 ]

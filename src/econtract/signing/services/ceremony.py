@@ -14,6 +14,7 @@ from econtract.evidence.services import RequestContext, record_event
 from econtract.identity import services as otp_service
 from econtract.identity.errors import IdentityError
 from econtract.identity.models import OtpChallenge
+from econtract.notifications.services import About
 from econtract.pki import custody
 from econtract.pki.errors import PkiError
 from econtract.pki.services import platform_chain, signing_validation_context_for
@@ -47,16 +48,10 @@ def request_signing_code(
         user=user,
         subject_line=f"Signing code for {envelope.title} / 签署验证码",
         intro=f'Your code to sign "{envelope.title}" is:',
+        # `otp_sent` is recorded once the mail server accepted the code, not when it was queued.
+        about=About(envelope, on_sent="otp_sent", payload={"party": str(party.id), "channel": "email"}),
     )
-    challenge = issued.challenge
-    record_event(
-        "otp_sent",
-        envelope,
-        context,
-        organization=envelope.organization,
-        payload={"party": str(party.id), "channel": "email"},
-    )
-    return challenge
+    return issued.challenge
 
 
 def _record_refusal(kind: str, envelope: Envelope, party: Party, why: str, context: RequestContext) -> None:

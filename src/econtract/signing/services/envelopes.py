@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from econtract.signing.errors import (
     NotThisParty,
 )
 from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
+from econtract.textinput import TextKind, UnsafeText, clean_text
 
 logger = logging.getLogger("econtract.signing")
 
@@ -59,6 +61,11 @@ def sha256_hex(data: bytes) -> str:
 def _store_revision(
     envelope: Envelope, data: bytes, reason: str, *, party: Party | None = None
 ) -> DocumentRevision:
+    # Write, then commit, then sweep: the file is written inside the transaction that inserts its row
+    # (holding the envelope's lock, or creating it), so a crash leaves at worst a file without a row,
+    # which signing.services.storage removes; never a row without its file.
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("store a revision inside the transaction that commits its row")
     version = 0 if reason == DocumentRevision.Reason.ORIGINAL else envelope.current_version + 1
     revision = DocumentRevision(
         envelope=envelope,
@@ -74,10 +81,22 @@ def _store_revision(
     return revision
 
 
+def user_text(value: str, what: str, kind: TextKind = TextKind.LINE, max_length: int | None = None) -> str:
+    """User text in its accepted form (econtract.textinput), or InvalidEnvelope naming the field."""
+    try:
+        return clean_text(value or "", kind, field=what, max_length=max_length)
+    except UnsafeText as exc:
+        raise InvalidEnvelope(str(exc)) from exc
+
+
 def _validate_fields(envelope: Envelope, fields: Sequence[FieldSpec], party_count: int) -> None:
     if len(fields) > MAX_FIELDS:
         raise InvalidEnvelope(f"at most {MAX_FIELDS} signature fields")
     for number, spec in enumerate(fields, start=1):
+        for name in ("x", "y", "width", "height"):
+            # NaN passes every comparison below, and PostgreSQL stores it: pades._box cannot.
+            if not math.isfinite(getattr(spec, name)):
+                raise InvalidEnvelope(f"field {number}: {name} must be a finite number")
         if not 0 <= spec.party < party_count:
             raise InvalidEnvelope(f"field {number}: party index {spec.party} does not exist")
         if not 1 <= spec.page <= envelope.page_count:
@@ -97,20 +116,30 @@ def _validate_fields(envelope: Envelope, fields: Sequence[FieldSpec], party_coun
             )
 
 
-def _validate_parties(parties: Sequence[PartySpec]) -> None:
+def _clean_parties(parties: Sequence[PartySpec]) -> list[PartySpec]:
+    """The parties with their text in its accepted form, or InvalidEnvelope for the first problem."""
     if len(parties) > MAX_PARTIES:
         raise InvalidEnvelope(f"at most {MAX_PARTIES} parties")
     seen: set[str] = set()
-    for number, spec in enumerate(parties, start=1):
-        if not spec.name.strip():
+    cleaned = []
+    for number, given in enumerate(parties, start=1):
+        spec = PartySpec(
+            name=user_text(given.name, f"party {number} name", max_length=200),
+            email=user_text(given.email, f"party {number} email", max_length=254).lower(),
+            order=given.order,
+            phone=user_text(given.phone, f"party {number} phone", max_length=32),
+        )
+        cleaned.append(spec)
+        if not spec.name:
             raise InvalidEnvelope(f"party {number}: a name is required")
         if "@" not in spec.email or len(spec.email) > 254:
             raise InvalidEnvelope(f"party {number}: a valid email is required")
         if not 1 <= spec.order <= 100:
             raise InvalidEnvelope(f"party {number}: order must be between 1 and 100")
-        if spec.email.lower() in seen:
+        if spec.email in seen:
             raise InvalidEnvelope(f"party {number}: {spec.email} is already a party")
-        seen.add(spec.email.lower())
+        seen.add(spec.email)
+    return cleaned
 
 
 def create_envelope(
@@ -125,13 +154,13 @@ def create_envelope(
     context: RequestContext,
 ) -> Envelope:
     """Check the PDF in a sandbox, then store it as revision 0 with parties and fields (a draft)."""
-    title = (title or "").strip()
-    if not title or len(title) > 300:
+    title = user_text(title, "title", max_length=300)
+    if not title:
         raise InvalidEnvelope("a title of 1 to 300 characters is required")
     if deadline is not None and deadline <= timezone.now():
         raise InvalidEnvelope("the deadline must be in the future")
     _require_member(organization, created_by)
-    _validate_parties(parties)
+    parties = _clean_parties(parties)
     inspection = inspect_pdf(pdf)  # raises UnsafePdf before anything is stored
     with transaction.atomic():
         envelope = Envelope(
@@ -165,8 +194,8 @@ def _create_parties(envelope: Envelope, parties: Sequence[PartySpec]) -> list[Pa
     return [
         Party.objects.create(
             envelope=envelope,
-            name=spec.name.strip(),
-            email=spec.email.strip().lower(),
+            name=spec.name,
+            email=spec.email,
             order=spec.order,
             position=position,
             phone=spec.phone,
@@ -201,7 +230,7 @@ def replace_recipients(
 ) -> Envelope:
     """Set a draft's parties and fields in one step (the web editor saves this way)."""
     _require_member(envelope.organization, user)
-    _validate_parties(parties)
+    parties = _clean_parties(parties)
     _validate_fields(envelope, fields, len(parties))
     with transaction.atomic():
         envelope = _locked(envelope.pk)

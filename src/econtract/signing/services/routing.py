@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from econtract.accounts.models import User
 from econtract.evidence.services import RequestContext, record_event
-from econtract.notifications.services import send_email
+from econtract.notifications.models import EmailDelivery
+from econtract.notifications.services import About, StoredAttachment, latest_deliveries, send_email
 from econtract.pki.services import signing_validation_context_for
 from econtract.pki.tsa import get_timestamper
+from econtract.ratelimit import seconds_until
 from econtract.signing import pades
 from econtract.signing.errors import (
     AlreadySigned,
@@ -38,9 +40,13 @@ from econtract.signing.services.envelopes import (
     _require_member,
     _store_revision,
     sha256_hex,
+    user_text,
 )
+from econtract.textinput import TextKind
 
 logger = logging.getLogger("econtract.signing")
+
+SIGNING_LINK_MAIL = "signing_link"  # the purpose of a party's turn notification (first or reminder)
 
 
 # --- sending and routing --------------------------------------------------------------------------
@@ -76,7 +82,9 @@ def open_signing_link(envelope_id: Any, party_id: Any, user: User, context: Requ
     return _issue_link(party, envelope, SigningLink.Channel.DASHBOARD)
 
 
-def _notify_turn(envelope: Envelope, party: Party) -> None:
+def _notify_turn(envelope: Envelope, party: Party, *, reminder: bool = False) -> None:
+    """Email the party her signing link; `notified` (or `notification_failed`) is recorded by the
+    delivery once the mail server has accepted (or finally refused) the message."""
     token = _issue_link(party, envelope)
     deadline = f"\nPlease sign before {envelope.deadline:%Y-%m-%d %H:%M %Z}." if envelope.deadline else ""
     send_email(
@@ -85,6 +93,12 @@ def _notify_turn(envelope: Envelope, party: Party) -> None:
         f"{envelope.created_by.display_name} ({envelope.organization.name}) asks you to sign "
         f'"{envelope.title}".\n\nOpen this personal link to review and sign:\n{signing_link(token)}\n{deadline}\n\n'
         f"{envelope.organization.name} 请您签署《{envelope.title}》。请打开上面的链接查看并签署。\n",
+        purpose=SIGNING_LINK_MAIL,
+        about=About(
+            envelope,
+            on_sent="notified",
+            payload={"party": str(party.id), **({"reminder": True} if reminder else {})},
+        ),
     )
 
 
@@ -100,13 +114,6 @@ def _advance(envelope: Envelope, context: RequestContext) -> None:
             party.status = Party.Status.READY
             party.save(update_fields=["status"])
             _notify_turn(envelope, party)
-            record_event(
-                "notified",
-                envelope,
-                context,
-                organization=envelope.organization,
-                payload={"party": str(party.id)},
-            )
 
 
 def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> Envelope:
@@ -137,6 +144,11 @@ def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> En
 REMINDER_INTERVAL = timedelta(minutes=10)
 
 
+def turn_notifications(envelope: Envelope) -> dict[str, EmailDelivery]:
+    """Each party's latest signing-link email (by party id), to show whether it was delivered."""
+    return latest_deliveries(envelope, [SIGNING_LINK_MAIL])
+
+
 def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContext) -> Party:
     """The sender emails a party whose turn it is a fresh signing link (earlier links stay valid)."""
     _require_member(envelope.organization, user)
@@ -145,9 +157,15 @@ def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContex
         party = envelope.parties.select_for_update().get(pk=party_id)
         _check_open(envelope, context)
         _check_turn(party)
-        if party.notified_at and timezone.now() - party.notified_at < REMINDER_INTERVAL:
-            raise ReminderTooSoon("this party was emailed less than 10 minutes ago")
-        _notify_turn(envelope, party)
+        last_mail = turn_notifications(envelope).get(str(party.id))
+        undelivered = last_mail is not None and last_mail.status == EmailDelivery.Status.FAILED
+        # A link that never arrived is no reason to wait: the sender may retry at once.
+        if not undelivered and party.notified_at and timezone.now() - party.notified_at < REMINDER_INTERVAL:
+            raise ReminderTooSoon(
+                "this party was emailed less than 10 minutes ago",
+                retry_after=seconds_until(party.notified_at + REMINDER_INTERVAL),
+            )
+        _notify_turn(envelope, party, reminder=True)
         record_event(
             "reminded",
             envelope,
@@ -242,14 +260,20 @@ def _complete(envelope: Envelope, context: RequestContext) -> None:
         document_sha256=revision.sha256,
         payload={"previous_sha256": current.sha256},
     )
-    recipients = sorted({p.email for p in envelope.parties.all()} | {envelope.created_by.email})
-    send_email(
-        recipients,
-        f"Completed: {envelope.title} / 已完成签署",
-        f'All parties have signed "{envelope.title}". The signed PDF is attached; its SHA-256 is {revision.sha256}.\n'
-        f"Check it at {settings.BASE_URL}/verify or with `econtract verify`.\n\n《{envelope.title}》已由各方签署完成，签署文件见附件。\n",
-        attachments=[(f"{_safe_filename(envelope.title)}-signed.pdf", final_pdf, "application/pdf")],
+    # The mail refers to the stored revision: a retry hours later attaches the same bytes.
+    attachment = StoredAttachment(
+        f"{_safe_filename(envelope.title)}-signed.pdf", revision.file.name, "application/pdf"
     )
+    for recipient, about in _everyone(envelope):
+        send_email(
+            [recipient],
+            f"Completed: {envelope.title} / 已完成签署",
+            f'All parties have signed "{envelope.title}". The signed PDF is attached; its SHA-256 is {revision.sha256}.\n'
+            f"Check it at {settings.BASE_URL}/verify or with `econtract verify`.\n\n《{envelope.title}》已由各方签署完成，签署文件见附件。\n",
+            attachments=[attachment],
+            purpose="completed",
+            about=about,
+        )
 
 
 def _safe_filename(title: str) -> str:
@@ -257,16 +281,25 @@ def _safe_filename(title: str) -> str:
     return cleaned[:80] or "contract"
 
 
+def _everyone(envelope: Envelope) -> list[tuple[str, About]]:
+    """Each party and the sender, once per address; a failed mail names the party it was for."""
+    recipients: dict[str, About] = {}
+    for party in envelope.parties.order_by("order", "id"):
+        recipients.setdefault(party.email, About(envelope, payload={"party": str(party.id)}))
+    recipients.setdefault(envelope.created_by.email, About(envelope, payload={"sender": True}))
+    return list(recipients.items())
+
+
 def _notify_all(envelope: Envelope, subject: str, body: str) -> None:
-    recipients = sorted({p.email for p in envelope.parties.all()} | {envelope.created_by.email})
-    send_email(recipients, subject, f'"{envelope.title}": {body}\n')
+    for recipient, about in _everyone(envelope):
+        send_email([recipient], subject, f'"{envelope.title}": {body}\n', purpose="notice", about=about)
 
 
 def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context: RequestContext) -> Envelope:
     envelope, party = _load_party(envelope_id, party_id)
     _authorize_party(party, user)
     _check_open(envelope, context)
-    reason = (reason or "").strip()[:2000]
+    reason = user_text(reason, "reason", TextKind.LINES)[:2000]
     with transaction.atomic():
         envelope = _locked(envelope.pk)
         party = Party.objects.select_for_update().get(pk=party.pk)
@@ -299,7 +332,7 @@ def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context
 
 def void(envelope: Envelope, user: User, *, reason: str, context: RequestContext) -> Envelope:
     _require_member(envelope.organization, user)
-    reason = (reason or "").strip()[:2000]
+    reason = user_text(reason, "reason", TextKind.LINES)[:2000]
     with transaction.atomic():
         envelope = _locked(envelope.pk)
         if envelope.is_final:

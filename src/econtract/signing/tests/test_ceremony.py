@@ -71,7 +71,7 @@ def test_two_parties_sign_in_order_and_the_envelope_completes(cast, sample_pdf, 
     completed_mail = outbox.messages("second@example.test")[-1]
     assert any(part.get_content_type() == "application/pdf" for part in completed_mail.walk())
 
-    events = cast["sender_api"].get(f"/api/v1/envelopes/{envelope['id']}/events").json()
+    events = cast["sender_api"].get(f"/api/v1/envelopes/{envelope['id']}/events").json()["items"]
     kinds = [e["kind"] for e in events]
     for expected in ["created", "sent", "otp_sent", "otp_passed", "signed", "completed", "downloaded"]:
         assert expected in kinds

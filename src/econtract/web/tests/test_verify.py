@@ -55,6 +55,8 @@ def test_a_signed_contract_reads_as_valid(client, sent, signer):
     report = response.context["report"]
     assert report["valid"], report
     assert [s["ok"] for s in report["signatures"]] == [True]
+    assert [s["status"] for s in report["signatures"]] == ["valid"] and report["mode"] == "strict"
     page = response.content.decode()
+    assert 'id="reading-mode">strict<' in page
     assert "Valid: every signature is intact and trusted" in page
     assert signer.full_name in page

@@ -9,18 +9,22 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from econtract.accounts.services import primary_organization
 from econtract.documents.errors import UnsafePdf
 from econtract.evidence.models import Event
+from econtract.notifications.models import EmailDelivery
 from econtract.signing import services
 from econtract.signing.models import Envelope, Party
 from econtract.web import editor
 from econtract.web.errors import DOMAIN_ERRORS, error_message
 from econtract.web.events import describe_event
 from econtract.web.forms import EnvelopeForm, VoidForm
+from econtract.web.mailstatus import undelivered_mail
 from econtract.web.pageimages import page_png
+from econtract.web.sending import check_send
 from econtract.web.views.common import is_member, request_context, visible_envelope
 
 DASHBOARD_LIMIT = 200
@@ -73,7 +77,17 @@ def envelope_remind(request: HttpRequest, pk: object, party_id: object) -> HttpR
     except DOMAIN_ERRORS as exc:
         messages.error(request, error_message(exc))
     else:
-        messages.success(request, _("A new signing link was emailed to %(email)s.") % {"email": party.email})
+        mail = services.turn_notifications(envelope).get(str(party.id))
+        if mail is not None and mail.status == EmailDelivery.Status.FAILED:
+            # the first attempt ran when the reminder committed; the page's alert gives the reason
+            messages.error(
+                request,
+                _("The new signing link to %(email)s could not be delivered.") % {"email": party.email},
+            )
+        else:
+            messages.success(
+                request, _("A new signing link was emailed to %(email)s.") % {"email": party.email}
+            )
     return redirect("web:envelope_detail", pk=envelope.pk)
 
 
@@ -160,10 +174,12 @@ def envelope_edit(request: HttpRequest, pk: object) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Saved: %(parties)d parties, %(fields)d signature boxes.")
+                _("Saved: %(parties)s, %(fields)s.")
                 % {
-                    "parties": len(parties),
-                    "fields": len(fields),
+                    "parties": ngettext("%(count)d party", "%(count)d parties", len(parties))
+                    % {"count": len(parties)},
+                    "fields": ngettext("%(count)d signature box", "%(count)d signature boxes", len(fields))
+                    % {"count": len(fields)},
                 },
             )
             return redirect("web:envelope_edit", pk=envelope.pk)
@@ -174,15 +190,27 @@ def envelope_edit(request: HttpRequest, pk: object) -> HttpResponse:
     return render(
         request,
         "web/envelope_edit.html",
-        {"envelope": envelope, "state": state, "pages": pages, "saved_parties": envelope.parties.count()},
+        {
+            "envelope": envelope,
+            "state": state,
+            "pages": pages,
+            "saved_parties": envelope.parties.count(),
+            "send_check": check_send(envelope),
+        },
         status=status,
     )
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def envelope_send(request: HttpRequest, pk: object) -> HttpResponse:
+    """GET: the confirmation step (who is emailed in which order, what looks wrong); POST: send."""
     envelope = _member_envelope(request, pk)
+    if request.method == "GET":
+        # Also for an envelope sent meanwhile (another tab, the back button): it says why not.
+        return render(
+            request, "web/envelope_send.html", {"envelope": envelope, "check": check_send(envelope)}
+        )
     try:
         services.send_envelope(envelope, request.user, request_context(request))
     except DOMAIN_ERRORS as exc:
@@ -222,17 +250,32 @@ def envelope_detail(request: HttpRequest, pk: object) -> HttpResponse:
         for event in Event.objects.for_subject(envelope).select_related("actor")
     ]
     my_parties = [p for p in parties if services.user_may_act_as(p, request.user)]
+    current = envelope.current_document()
+    overlays = editor.field_overlays(envelope, envelope.fields.select_related("party"))
+    pages = [
+        {
+            **page,
+            "src": reverse("web:page_image", args=[envelope.pk, current.version, page["number"]]),
+            "fields": overlays.get(page["number"], []),
+        }
+        for page in editor.page_dimensions(envelope)
+    ]
     return render(
         request,
         "web/envelope_detail.html",
         {
+            "pages": pages,
+            "send_check": check_send(envelope)
+            if member and envelope.status == Envelope.Status.DRAFT
+            else None,
             "envelope": envelope,
             "parties": parties,
             "events": events,
             "is_member": member,
             "can_void": member and not envelope.is_final,
             "my_parties": my_parties,
-            "current": envelope.current_document(),
+            "undelivered_mail": undelivered_mail(envelope, parties) if member else [],
+            "current": current,
             "field_count": envelope.fields.count(),
             "void_form": VoidForm(),
         },

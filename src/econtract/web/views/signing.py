@@ -6,10 +6,12 @@ forms post and get the whole page back.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -17,6 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from econtract.client_address import client_address
 from econtract.pki import custody
 from econtract.signing import services
 from econtract.signing.errors import LinkInvalid
@@ -32,6 +35,27 @@ def _party(token: str) -> Party | None:
         return services.party_for_link(token)
     except LinkInvalid:
         return None
+
+
+OPENED_SESSION_KEY = "signing_links_opened"
+OPENED_SESSION_MAX = 50
+# A client that keeps no cookie (a mail scanner, curl) is counted once per address and browser per hour.
+OPENED_CLIENT_WINDOW_SECONDS = 3600
+
+
+def _record_first_open(request: HttpRequest, party: Party) -> None:
+    """One link_opened event per party and browser session, not one per reload.
+
+    The session is written even for an anonymous visitor, so it persists (cookie) across reloads.
+    """
+    opened = [value for value in request.session.get(OPENED_SESSION_KEY, []) if isinstance(value, str)]
+    if str(party.pk) in opened:
+        return
+    request.session[OPENED_SESSION_KEY] = [*opened, str(party.pk)][-OPENED_SESSION_MAX:]
+    client = "|".join((str(party.pk), client_address(request), request.META.get("HTTP_USER_AGENT") or ""))
+    client_key = "link-opened:" + hashlib.sha256(client.encode()).hexdigest()
+    if cache.add(client_key, 1, timeout=OPENED_CLIENT_WINDOW_SECONDS):
+        services.record_link_opened(party, request_context(request))
 
 
 def _invalid_link(request: HttpRequest) -> HttpResponse:
@@ -120,7 +144,7 @@ def sign_page(request: HttpRequest, token: str) -> HttpResponse:
     party = _party(token)
     if party is None:
         return _invalid_link(request)
-    services.record_link_opened(party, request_context(request))
+    _record_first_open(request, party)
     return render(request, "web/sign.html", _page_context(request, token, party))
 
 

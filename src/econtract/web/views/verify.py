@@ -11,8 +11,9 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods
 
+from econtract.client_address import client_address
 from econtract.verification.platform import verify_pdf_with_platform_roots
-from econtract.web.errors import DOMAIN_ERRORS, error_message
+from econtract.web.errors import DOMAIN_ERRORS, error_message, with_retry_after
 from econtract.web.forms import VerifyForm
 
 
@@ -30,18 +31,14 @@ def _readable(report: dict[str, Any]) -> dict[str, Any]:
                 "signing_time_value": _moment(signature.get("signing_time")),
                 "timestamp_time_value": _moment(signature.get("timestamp_time")),
                 "validated_at_value": _moment(signature.get("validated_at")),
-                "ok": not signature.get("problems")
-                and signature.get("intact")
-                and signature.get("valid")
-                and signature.get("trusted")
-                and signature.get("revocation") != "revoked",
+                "ok": signature.get("status") == "valid",
             }
         )
     timestamps = [
         {
             **stamp,
             "time_value": _moment(stamp.get("time")),
-            "ok": not stamp.get("problems") and stamp.get("valid"),
+            "ok": stamp.get("status") == "valid",
         }
         for stamp in report.get("document_timestamps", [])
     ]
@@ -51,6 +48,7 @@ def _readable(report: dict[str, Any]) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def verify_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {}
+    refusal: Exception | None = None
     if request.method == "POST":
         form = VerifyForm(request.POST, request.FILES)
         if form.is_valid():
@@ -59,13 +57,13 @@ def verify_page(request: HttpRequest) -> HttpResponse:
             context["filename"] = upload.name
             context["sha256"] = hashlib.sha256(data).hexdigest()
             try:
-                report = verify_pdf_with_platform_roots(
-                    data, client_address=request.META.get("REMOTE_ADDR") or "unknown"
-                )
+                report = verify_pdf_with_platform_roots(data, client_address=client_address(request))
                 context["report"] = _readable(report.to_dict())
             except DOMAIN_ERRORS as exc:
+                refusal = exc
                 form.add_error("document", error_message(exc))
     else:
         form = VerifyForm()
     context["form"] = form
-    return render(request, "web/verify.html", context, status=400 if form.errors else 200)
+    response = render(request, "web/verify.html", context, status=400 if form.errors else 200)
+    return with_retry_after(response, refusal)

@@ -294,8 +294,9 @@
   });
 
   if (sendForm) {
-    sendForm.addEventListener("submit", function (event) {
-      if (dirty) {
+    // Send leads to the confirmation page: unsaved boxes would not be in what is confirmed.
+    sendForm.addEventListener("click", function (event) {
+      if (dirty && event.target.closest("a#send-button")) {
         event.preventDefault();
         showNotice(form.dataset.unsaved);
         notice.scrollIntoView({ block: "center" });
