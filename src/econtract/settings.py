@@ -188,6 +188,14 @@ ECONTRACT_MAIL_RETRY_SECONDS = env_int("ECONTRACT_MAIL_RETRY_SECONDS", 60)
 # How often `econtract serve` runs due retries; 0 leaves it to `econtract deliver` (cron).
 ECONTRACT_MAIL_POLL_SECONDS = env_int("ECONTRACT_MAIL_POLL_SECONDS", 30)
 EMAIL_TIMEOUT = env_int("ECONTRACT_SMTP_TIMEOUT", 15)  # seconds; the first attempt runs in the request
+# SMS: unset writes one file per message to $ECONTRACT_DATA_DIR/outbox/sms/; an https URL posts JSON there.
+ECONTRACT_SMS_URL = env_str("ECONTRACT_SMS_URL")
+ECONTRACT_SMS_KEY = env_str("ECONTRACT_SMS_KEY")  # sent as "Authorization: Bearer <key>"
+ECONTRACT_SMS_TIMEOUT = env_int("ECONTRACT_SMS_TIMEOUT", 10)  # seconds; the first attempt runs in the request
+# SMS codes per hour: to one phone number, from one client address (IPv6: one /64), for one account.
+ECONTRACT_SMS_CODES_PER_PHONE = env_int("ECONTRACT_SMS_CODES_PER_PHONE", 5)
+ECONTRACT_SMS_CODES_PER_ADDRESS = env_int("ECONTRACT_SMS_CODES_PER_ADDRESS", 20)
+ECONTRACT_SMS_CODES_PER_ACCOUNT = env_int("ECONTRACT_SMS_CODES_PER_ACCOUNT", 10)
 ECONTRACT_CJK_FONT = env_str("ECONTRACT_CJK_FONT")
 # RFC 9106 second recommended option: 64 MiB, 3 passes, 4 lanes. Tests may lower it explicitly.
 ECONTRACT_PIN_KDF_MEMORY_KIB = env_int("ECONTRACT_PIN_KDF_MEMORY_KIB", 64 * 1024)

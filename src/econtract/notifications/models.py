@@ -67,3 +67,58 @@ class EmailDelivery(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in self.PENDING
+
+
+class SmsDeliveryQuerySet(models.QuerySet):
+    def about(self, subject: models.Model) -> SmsDeliveryQuerySet:
+        return self.filter(about_type=subject._meta.label_lower, about_id=str(subject.pk))
+
+    def due(self, now: object) -> SmsDeliveryQuerySet:
+        """Waiting for an attempt, or claimed by a runner whose lease ran out (it died mid-send)."""
+        return self.filter(status__in=SmsDelivery.PENDING, next_attempt_at__lte=now)
+
+
+class SmsDelivery(models.Model):
+    """One outgoing text message; the same lifecycle as `EmailDelivery` (statuses, lease, events)."""
+
+    Status = EmailDelivery.Status
+    PENDING = EmailDelivery.PENDING
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    recipient = models.CharField(max_length=16)  # E.164: "+" and at most 15 digits
+    # Held only until the message is sent or has failed: texts carry codes.
+    body = models.TextField(blank=True)
+    body_sha256 = models.CharField(max_length=64)
+    purpose = models.CharField(max_length=48, blank=True)
+    about_type = models.CharField(max_length=64, blank=True)
+    about_id = models.CharField(max_length=64, blank=True)
+    event_on_sent = models.CharField(max_length=48, blank=True)
+    event_on_failure = models.CharField(max_length=48, blank=True)
+    event_payload = models.JSONField(default=dict, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # The gateway's own id for the message, when it answers one (for an operator tracing a complaint).
+    gateway_id = models.CharField(max_length=128, blank=True)
+
+    objects = SmsDeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="sms_due_idx"),
+            models.Index(fields=["about_type", "about_id"], name="sms_about_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS {self.purpose or 'message'} → {self.recipient} ({self.status})"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in self.PENDING

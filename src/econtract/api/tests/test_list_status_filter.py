@@ -20,6 +20,8 @@ def test_a_status_that_is_not_an_envelope_status_is_refused(api_client, enterpri
 
 @pytest.mark.parametrize("status", ["draft", "sent", "completed", "declined", "voided", "expired"])
 def test_every_envelope_status_is_a_filter(api_client, enterprise, status):
-    response = api_client(enterprise.memberships.get().user, enterprise).get("/api/v1/envelopes", {"status": status})
+    response = api_client(enterprise.memberships.get().user, enterprise).get(
+        "/api/v1/envelopes", {"status": status}
+    )
     assert response.status_code == 200, response.content
     assert response.json() == {"items": [], "next_cursor": None}

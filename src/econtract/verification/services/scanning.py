@@ -20,7 +20,7 @@ from pyhanko.sign.validation.generic_cms import cms_basic_validation
 from pyhanko.sign.validation.status import PdfSignatureStatus
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from econtract.verification.services.material import ValidationMaterial, revocation_status
+from econtract.verification.services.material import ValidationMaterial
 from econtract.verification.services.reports import SignatureReport
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ async def verify_scanned(
         report.fail("malformed_signature", f"the signature container cannot be read: {exc}")
         report.fail("digest_not_computed", "the byte-range digest could not be checked")
         return report
-    from econtract.verification.services.signatures import describe_signer
+    from econtract.verification.services.signatures import describe_signer, judge_trust
 
     describe_signer(report, status["signing_cert"])
     report.intact, report.valid = bool(status["intact"]), bool(status["valid"])
@@ -97,16 +97,7 @@ async def verify_scanned(
         report.fail("digest_mismatch", "the signed bytes were altered (digest mismatch)")
     if not report.valid:
         report.fail("signature_invalid", "the CMS signature does not verify")
-    path, indic = status["validation_path"], status["trust_problem_indic"]
-    if report.valid and path is not None and indic is None:
-        revocation, detail = await revocation_status(path, material.context())
-        report.revocation = revocation
-        if revocation == "revoked":
-            report.fail("certificate_revoked", detail)
-        report.trusted = revocation != "revoked"
-    elif report.valid:
-        indication = getattr(indic, "name", str(indic)) if indic is not None else "no path"
-        report.fail("chain_not_trusted", f"the signer's certificate is not trusted ({indication})")
+    await judge_trust(report, status, material)
     covers_file = start1 == 0 and start2 + len2 == len(data)
     report.coverage = "entire_file" if covers_file else "unclear"
     report.modification = "none" if covers_file else "unchecked"

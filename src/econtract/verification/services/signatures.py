@@ -11,6 +11,7 @@ import base64
 import hashlib
 import logging
 from datetime import datetime
+from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.misc import PdfStrictReadError
@@ -184,16 +185,7 @@ async def _verify_encapsulated(
         )
     if not report.valid:
         report.fail("signature_invalid", "the CMS signature does not verify")
-    path, indic = status["validation_path"], status["trust_problem_indic"]
-    if report.valid and path is not None and indic is None:
-        revocation, detail = await revocation_status(path, material.context())
-        report.revocation = revocation
-        if revocation == "revoked":
-            report.fail("certificate_revoked", detail)
-        report.trusted = revocation != "revoked"
-    elif report.valid:
-        indication = getattr(indic, "name", str(indic)) if indic is not None else "no path"
-        report.fail("chain_not_trusted", f"the signer's certificate is not trusted ({indication})")
+    await judge_trust(report, status, material)
     if sha1:
         report.fail(
             "algorithm_not_allowed",
@@ -376,6 +368,21 @@ def _signer_cert_or_none(signature: LocatedSignature) -> x509.Certificate | None
         return signature.signer_cert
     except Exception:
         return None
+
+
+async def judge_trust(report: SignatureReport, status: dict[str, Any], material: ValidationMaterial) -> None:
+    """Trust and revocation of a signature whose CMS signature verified: the path must reach a root
+    and no certificate on it may be revoked (judged from the embedded data, decision 15)."""
+    path, indic = status["validation_path"], status["trust_problem_indic"]
+    if report.valid and path is not None and indic is None:
+        revocation, detail = await revocation_status(path, material.context())
+        report.revocation = revocation
+        if revocation == "revoked":
+            report.fail("certificate_revoked", detail)
+        report.trusted = revocation != "revoked"
+    elif report.valid:
+        indication = getattr(indic, "name", str(indic)) if indic is not None else "no path"
+        report.fail("chain_not_trusted", f"the signer's certificate is not trusted ({indication})")
 
 
 def describe_signer(report: SignatureReport, cert: x509.Certificate | None) -> None:
