@@ -66,7 +66,8 @@ def hit(key: str, limit: int, window_seconds: int) -> Hit:
     now = time.time()
     counter, opened = _window(key, window_seconds, now)
     count = increment_key(counter, window_seconds)
-    return Hit(count, limit, max(1, math.ceil(opened + window_seconds - now)))
+    # another caller may have opened the window a moment after our clock read: never past its length
+    return Hit(count, limit, min(window_seconds, max(1, math.ceil(opened + window_seconds - now))))
 
 
 def seconds_until(moment: datetime) -> int:

@@ -42,6 +42,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "otp_expired": 400,
     "otp_required": 400,
     "otp_rate_limited": 429,
+    # real-name identity (identity.idnumbers)
+    "invalid_id_number": 400,
+    "invalid_uscc": 400,
     "weak_pin": 400,
     "wrong_pin": 403,
     "pin_locked": 423,
@@ -58,6 +61,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "login_link_invalid": 404,
     "email_not_verified": 403,
     "identity_not_verified": 403,
+    # notifications (SMS)
+    "invalid_phone": 400,
+    "sms_rate_limited": 429,
 }
 
 

@@ -14,6 +14,7 @@ from econtract.api.pagination import InvalidCursor
 from econtract.documents.errors import UnsafePdf
 from econtract.identity.errors import IdentityError
 from econtract.jsoninput import JsonRefused
+from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PkiError
 from econtract.signing.errors import SigningError
 from econtract.signing.models import Envelope, Party
@@ -32,7 +33,15 @@ api = NinjaAPI(
     renderer=FiniteJSONRenderer(),
 )
 
-for error_type in (SigningError, IdentityError, PkiError, AccountError, UnsafePdf, InvalidCursor):
+for error_type in (
+    SigningError,
+    IdentityError,
+    PkiError,
+    AccountError,
+    UnsafePdf,
+    InvalidCursor,
+    NotificationError,
+):
     api.add_exception_handler(error_type, domain_error_response)
 
 

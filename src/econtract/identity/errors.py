@@ -24,3 +24,15 @@ class OtpRateLimited(IdentityError):
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after  # seconds, for Retry-After
+
+
+class InvalidIdNumber(IdentityError):
+    """A document number that cannot be right: refused before any provider is asked."""
+
+    code = "invalid_id_number"
+
+
+class InvalidUscc(IdentityError):
+    """A unified social credit code that fails GB 32100's format or check character."""
+
+    code = "invalid_uscc"

@@ -236,7 +236,7 @@ def _record_outcome(delivery: EmailDelivery, kind: str, error: str) -> None:
 
 
 class DeliveryRunner(threading.Thread):
-    """The embedded server's mail runner: attempts due retries every ``interval`` seconds."""
+    """The embedded server's runner: attempts due mail and SMS retries every ``interval`` seconds."""
 
     def __init__(self, interval: float) -> None:
         super().__init__(name="econtract-mail", daemon=True)
@@ -244,13 +244,15 @@ class DeliveryRunner(threading.Thread):
         self._stopping = threading.Event()
 
     def run(self) -> None:
+        from econtract.notifications import sms
+
         while True:
-            try:
-                deliver_due()
-            except Exception:  # a database hiccup must not end the runner for the server's lifetime
-                logger.exception("mail runner: delivery pass failed")
-            finally:
-                connection.close()
+            for channel, deliver in (("mail", deliver_due), ("sms", sms.deliver_due)):
+                try:
+                    deliver()
+                except Exception:  # a database hiccup must not end the runner for the server's lifetime
+                    logger.exception("%s runner: delivery pass failed", channel)
+            connection.close()
             if self._stopping.wait(self.interval):
                 return
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from econtract.accounts.errors import AccountError, LoginThrottled
 from econtract.documents.errors import DocumentError, UnsafePdf
 from econtract.identity.errors import IdentityError, OtpInvalid
+from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PinLocked, PkiError, WrongPin
 from econtract.signing.errors import SigningError
 from econtract.verification.errors import VerificationError
@@ -28,6 +29,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     AccountError,
     DocumentError,
     VerificationError,
+    NotificationError,
 )
 
 MESSAGES = {
@@ -60,6 +62,9 @@ MESSAGES = {
     "otp_expired": gettext_lazy("The code has expired or was tried too often; request a new one."),
     "otp_required": gettext_lazy("Request a code first (or the code was already used)."),
     "otp_rate_limited": gettext_lazy("A code was sent moments ago; please wait before requesting another."),
+    # real-name identity
+    "invalid_id_number": gettext_lazy("The document number is not valid for this document type."),
+    "invalid_uscc": gettext_lazy("The unified social credit code is not valid."),
     "weak_pin": gettext_lazy(
         "The PIN must be 6 to 12 digits and hard to guess (not 123456, 111111 or 121212)."
     ),
@@ -78,10 +83,22 @@ MESSAGES = {
     "reminder_too_soon": gettext_lazy("This party was emailed less than 10 minutes ago; try again later."),
     # verification
     "rate_limited": gettext_lazy("Too many checks from your address; please wait a minute."),
+    # notifications (SMS)
+    "invalid_phone": gettext_lazy("This is not a valid mobile phone number."),
+    "sms_rate_limited": gettext_lazy("Too many text messages were requested; please try again later."),
 }
 
 # Codes whose service message names the exact problem (which field, which party, which state).
-WITH_DETAIL = frozenset({"invalid_envelope", "envelope_closed", "not_this_party", "envelope_not_editable"})
+WITH_DETAIL = frozenset(
+    {
+        "invalid_envelope",
+        "envelope_closed",
+        "not_this_party",
+        "envelope_not_editable",
+        "invalid_id_number",
+        "invalid_uscc",
+    }
+)
 
 
 def login_wait_message(exc: LoginThrottled) -> str:
