@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from econtract.notifications.tests.smtpserver import SmtpServer, free_port
+from tests.e2e.conftest import _drop_postgres_database, _postgres_database
 
 pytestmark = pytest.mark.e2e
 
@@ -33,6 +34,9 @@ def mailing_platform(tmp_path):
         ECONTRACT_MAIL_RETRY_SECONDS="1",
         ECONTRACT_MAIL_POLL_SECONDS="1",
     )
+    pg_url, pg_name = os.environ.get("ECONTRACT_TEST_DATABASE_URL"), None
+    if pg_url:  # the CI runs tests/e2e on SQLite and on PostgreSQL
+        env["ECONTRACT_DATABASE_URL"], pg_name = _postgres_database(pg_url)
     demo = subprocess.run(
         [sys.executable, "-m", "econtract.cli", "demo"], env=env, capture_output=True, text=True, timeout=180
     )
@@ -65,6 +69,8 @@ def mailing_platform(tmp_path):
         server.wait(timeout=30)
         log.close()
         smtp.stop()
+        if pg_name:
+            _drop_postgres_database(pg_url, pg_name)
 
 
 def test_the_server_retries_a_refused_signing_link_until_it_is_delivered(mailing_platform):
