@@ -1,0 +1,73 @@
+"""What an identity provider is asked and what it answers, whoever the provider is."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from econtract.identity.idnumbers import IdType, validate_id_number
+
+
+class CheckMethod(enum.StrEnum):
+    ID_2EL = "id_2el"  # name + document number
+    ID_3EL = "id_3el"  # + the mobile phone registered to the holder
+    BANK_4EL = "bank_4el"  # + a bank card in the holder's name and its phone
+
+
+class Outcome(enum.StrEnum):
+    MATCH = "match"
+    MISMATCH = "mismatch"  # the number exists, but with another name, phone or card
+    NOT_FOUND = "not_found"  # the provider knows no such number
+    UNAVAILABLE = "unavailable"  # no verdict: unreachable, timed out, refused our key, answered nonsense
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCheck:
+    """One question for a provider. The number is checked locally on construction (InvalidIdNumber),
+    so a malformed one never costs a provider call, and is kept in its normalised form."""
+
+    method: CheckMethod
+    name: str
+    id_type: IdType
+    id_number: str
+    phone: str | None = None  # E.164
+    bank_card: str | None = None
+
+    def __post_init__(self) -> None:
+        validated = validate_id_number(self.id_type, self.id_number)
+        object.__setattr__(self, "id_number", validated.number)
+        object.__setattr__(self, "name", self.name.strip())
+        if not self.name:
+            raise ValueError("an identity check needs the holder's name")
+        if self.method in {CheckMethod.ID_3EL, CheckMethod.BANK_4EL} and not self.phone:
+            raise ValueError(f"a {self.method} check needs the phone number")
+        if self.method is CheckMethod.BANK_4EL and not self.bank_card:
+            raise ValueError("a bank_4el check needs the bank card number")
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "method": str(self.method),
+            "name": self.name,
+            "id_type": str(self.id_type),
+            "id_number": self.id_number,
+            "phone": self.phone,
+            "bank_card": self.bank_card,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityCheckResult:
+    outcome: Outcome
+    provider: str  # who answered: the provider's own name, or the adapter's when it could not ask
+    reference: str  # the provider's id for this check ("" when there was no answer)
+    checked_at: datetime.datetime
+    sandbox: bool  # answered from test identities, not a real register
+    detail: str = ""  # why there is no verdict (unavailable only); never names the person
+
+
+class IdentityProvider(Protocol):
+    name: str
+
+    def check_identity(self, request: IdentityCheck) -> IdentityCheckResult: ...
