@@ -26,3 +26,17 @@ class LoginLinkThrottled(AccountError):
 
 class LoginLinkInvalid(AccountError):
     code = "login_link_invalid"
+
+
+class NotPermitted(AccountError):
+    """The caller's role in the organisation does not allow this action on this object."""
+
+    code = "not_permitted"
+
+
+class PasswordResetThrottled(LoginLinkThrottled):
+    code = "password_reset_throttled"
+
+
+class PasswordResetLinkInvalid(AccountError):
+    code = "password_reset_link_invalid"

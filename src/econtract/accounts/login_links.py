@@ -35,20 +35,38 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def request_login_link(email: str, address: str, context: RequestContext) -> None:
-    """Email a login link to ``email`` if it belongs to an active account; otherwise do nothing."""
-    window = int(LINK_REQUEST_WINDOW.total_seconds())
-    by_address = ratelimit.hit(
-        f"login-link:address:{limit_bucket(address)}", LINK_REQUESTS_PER_ADDRESS, window
-    )
+def admit_emailed_link(
+    kind: str,
+    email: str,
+    address: str,
+    *,
+    throttled: type[LoginLinkThrottled] = LoginLinkThrottled,
+    per_address: int = LINK_REQUESTS_PER_ADDRESS,
+    per_account: int = LINK_EMAILS_PER_ACCOUNT,
+    window: timedelta = LINK_REQUEST_WINDOW,
+) -> User | None:
+    """The active account a link of ``kind`` may be mailed to now, or None: the caller answers the same.
+
+    Counts the request per client address (``throttled`` past it) and per account (silently).
+    """
+    seconds = int(window.total_seconds())
+    by_address = ratelimit.hit(f"{kind}:address:{limit_bucket(address)}", per_address, seconds)
     if not by_address.allowed:
-        raise LoginLinkThrottled("too many login links requested from this address", by_address.retry_after)
+        raise throttled(f"too many {kind} requests from this address", by_address.retry_after)
     email = email.strip().lower()
     user = User.objects.filter(email__iexact=email, is_active=True).first()
     if user is None:
-        return
+        return None
     account = hashlib.sha256(email.encode()).hexdigest()[:32]
-    if not ratelimit.allow(f"login-link:account:{account}", LINK_EMAILS_PER_ACCOUNT, window):
+    if not ratelimit.allow(f"{kind}:account:{account}", per_account, seconds):
+        return None
+    return user
+
+
+def request_login_link(email: str, address: str, context: RequestContext) -> None:
+    """Email a login link to ``email`` if it belongs to an active account; otherwise do nothing."""
+    user = admit_emailed_link("login-link", email, address)
+    if user is None:
         return
     token = secrets.token_urlsafe(32)
     expires_at = timezone.now() + LINK_LIFETIME

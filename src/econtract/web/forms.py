@@ -40,6 +40,29 @@ class LoginLinkForm(forms.Form):
         return self.cleaned_data["email"].strip().lower()
 
 
+class NewPasswordForm(forms.Form):
+    """A new password twice, checked by AUTH_PASSWORD_VALIDATORS against ``user``."""
+
+    password = forms.CharField(label=_("New password"), widget=forms.PasswordInput, max_length=256)
+    password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, max_length=256)
+
+    def __init__(self, *args, user=None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        password, again = data.get("password"), data.get("password2")
+        if password and again and password != again:
+            self.add_error("password2", _("The two passwords differ."))
+        elif password:
+            try:
+                password_validation.validate_password(password, self.user)
+            except forms.ValidationError as exc:
+                self.add_error("password", exc)
+        return data
+
+
 class RegisterEmailForm(forms.Form):
     email = forms.EmailField(label=_("Email"), max_length=254)
 

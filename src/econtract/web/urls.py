@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from econtract.web.views import assets, auth, envelopes, profile, signing, verify
+from econtract.web.views import assets, auth, envelopes, profile, recovery, signing, verify
 
 app_name = "web"
 
@@ -11,6 +11,8 @@ urlpatterns = [
     path("login/", auth.login_view, name="login"),
     path("login/link/", auth.login_link_request, name="login_link"),
     path("login/link/<str:token>", auth.login_link_use, name="login_link_use"),
+    path("password/reset/", recovery.password_reset_request, name="password_reset"),
+    path("password/reset/<str:uidb64>/<str:token>", recovery.password_reset_use, name="password_reset_use"),
     path("logout/", auth.logout_view, name="logout"),
     path("register/", auth.register_view, name="register"),
     path("envelopes/new/", envelopes.envelope_new, name="envelope_new"),
