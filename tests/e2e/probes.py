@@ -3,12 +3,8 @@ what the platform stored, fire requests in parallel. Used by test_probe_replay.p
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -98,62 +94,3 @@ def csrf_form(session: requests.Session, url: str) -> str:
     match = CSRF_FIELD.search(page.text)
     assert match, "no CSRF token in the form"
     return match.group(1)
-
-
-def server_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
-    """The environment of a platform process of its own: nothing of ours leaks in but ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECONTRACT_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="econtract.settings",
-        ECONTRACT_DATA_DIR=str(data_dir),
-        ECONTRACT_BASE_URL=base_url,
-        ECONTRACT_LOG_LEVEL="WARNING",
-        **extra,
-    )
-    return env
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "econtract.cli", *args], env=env, capture_output=True, text=True, timeout=180
-    )
-
-
-class ServerProcess:
-    """One `econtract serve`, its output in ``log``; ``start`` returns once it answers."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("w") as out:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "econtract.cli", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def wait_ready(self, timeout: float = 90) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if requests.get(f"{self.url}/pki/root.pem", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start:\n{self.log.read_text()}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)

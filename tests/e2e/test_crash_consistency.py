@@ -13,10 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -26,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import _drop_postgres_database, _free_port, _postgres_database
+from tests.e2e.servers import ServerProcess, cli, free_port, own_database, server_env
 from tests.mailbox import Outbox
 
 pytestmark = pytest.mark.e2e
@@ -59,83 +57,33 @@ class Database:
         self._conn.close()
 
 
-class CrashableServer:
+class CrashableServer(ServerProcess):
+    """The test's own server: started, killed with SIGKILL and restarted on the same data."""
+
     def __init__(self, data_dir: Path, env: dict[str, str], port: int) -> None:
-        self.data_dir, self.env, self.port = data_dir, env, port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-        self.starts = 0
+        super().__init__(env, port, data_dir / "server.log")
+        self.data_dir, self.base_url = data_dir, self.url
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "econtract.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=check,
-        )
+        return cli(self.env, *args, check=check)
 
     def start(self) -> None:
-        self.starts += 1
-        log = (self.data_dir / f"server-{self.starts}.log").open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "econtract.cli", "serve", "--port", str(self.port)],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{self.base_url}/pki/root.pem", timeout=2).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start:\n{self.log()}")
-            time.sleep(0.2)
-
-    def log(self) -> str:
-        return (self.data_dir / f"server-{self.starts}.log").read_text()
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        super().start()
+        self.wait_ready()
 
 
 @pytest.fixture
 def crashable(tmp_path):
     data_dir = tmp_path / "platform"
     data_dir.mkdir()
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECONTRACT_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="econtract.settings",
-        ECONTRACT_DATA_DIR=str(data_dir),
-        ECONTRACT_BASE_URL=f"http://127.0.0.1:{port}",
-        ECONTRACT_LOG_LEVEL="WARNING",
-    )
-    pg_url = os.environ.get("ECONTRACT_TEST_DATABASE_URL")
-    pg_name = None
-    if pg_url:
-        env["ECONTRACT_DATABASE_URL"], pg_name = _postgres_database(pg_url)
-    server = CrashableServer(data_dir, env, port)
-    try:
-        yield server
-    finally:
-        server.stop()
-        if pg_name:
-            _drop_postgres_database(pg_url, pg_name)
+    port = free_port()
+    env = server_env(data_dir, f"http://127.0.0.1:{port}")
+    with own_database(env):
+        server = CrashableServer(data_dir, env, port)
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def _watch(server: CrashableServer, request: threading.Thread, condition, what: str) -> None:  # type: ignore[no-untyped-def]

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 
 import pytest
 import requests
 
-from econtract.notifications.tests.smtpserver import SmtpServer, free_port
-from tests.e2e.conftest import _drop_postgres_database, _postgres_database
+from econtract.notifications.tests.smtpserver import SmtpServer
+from tests.e2e.servers import ServerProcess, cli, free_port, own_database, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -24,53 +21,30 @@ def mailing_platform(tmp_path):
     smtp.start()
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECONTRACT_")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="econtract.settings",
-        ECONTRACT_DATA_DIR=str(tmp_path),
-        ECONTRACT_BASE_URL=base_url,
-        ECONTRACT_LOG_LEVEL="WARNING",
+    env = server_env(
+        tmp_path,
+        base_url,
         ECONTRACT_SMTP_URL=f"smtp://127.0.0.1:{smtp.port}",
         ECONTRACT_MAIL_RETRY_SECONDS="1",
         ECONTRACT_MAIL_POLL_SECONDS="1",
     )
-    pg_url, pg_name = os.environ.get("ECONTRACT_TEST_DATABASE_URL"), None
-    if pg_url:  # the CI runs tests/e2e on SQLite and on PostgreSQL
-        env["ECONTRACT_DATABASE_URL"], pg_name = _postgres_database(pg_url)
-    demo = subprocess.run(
-        [sys.executable, "-m", "econtract.cli", "demo"], env=env, capture_output=True, text=True, timeout=180
-    )
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    bob = re.findall(r"email=(\S+)\s+password=\S+\s+PIN=\d+", demo.stdout)[1]
-    key = re.search(r"API key \(.*?\): (ek_\S+)", demo.stdout).group(1)
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "econtract.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {key}"
+    server = ServerProcess(env, port, tmp_path / "server.log")
     try:
-        deadline = time.monotonic() + 60
-        while True:
+        with own_database(env):  # the CI runs tests/e2e on SQLite and on PostgreSQL
+            demo = cli(env, "demo")
+            assert demo.returncode == 0, demo.stdout + demo.stderr
+            bob = re.findall(r"email=(\S+)\s+password=\S+\s+PIN=\d+", demo.stdout)[1]
+            key = re.search(r"API key \(.*?\): (ek_\S+)", demo.stdout).group(1)
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {key}"
             try:
-                if requests.get(f"{base_url}/pki/root.pem", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError((tmp_path / "server.log").read_text())
-            time.sleep(0.2)
-        yield {"url": base_url, "api": session, "smtp": smtp, "bob": bob}
+                server.start()
+                server.wait_ready(timeout=60)
+                yield {"url": base_url, "api": session, "smtp": smtp, "bob": bob}
+            finally:
+                server.stop()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
         smtp.stop()
-        if pg_name:
-            _drop_postgres_database(pg_url, pg_name)
 
 
 def test_the_server_retries_a_refused_signing_link_until_it_is_delivered(mailing_platform):

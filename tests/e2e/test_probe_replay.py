@@ -24,17 +24,8 @@ import pytest
 import requests
 
 from econtract.documents.tests.pdfbuild import active_content_cases, one_page_pdf
-from tests.e2e.conftest import _drop_postgres_database, _free_port, _postgres_database
-from tests.e2e.probes import (
-    Recorder,
-    ServerProcess,
-    cli,
-    csrf_form,
-    envelope_ids,
-    parallel,
-    server_env,
-    stored_files,
-)
+from tests.e2e.probes import Recorder, csrf_form, envelope_ids, parallel, stored_files
+from tests.e2e.servers import ServerProcess, cli, free_port, own_database, server_env
 from tests.mailbox import Outbox
 
 pytestmark = pytest.mark.e2e
@@ -604,27 +595,23 @@ def twin_servers(tmp_path):
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()  # the test's own Redis database (conftest clears it too)
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     extra = {"ECONTRACT_REDIS_URL": redis_url, "ECONTRACT_MAIL_POLL_SECONDS": "0"}
-    pg_url, pg_name = os.environ.get("ECONTRACT_TEST_DATABASE_URL"), None
-    if pg_url:
-        extra["ECONTRACT_DATABASE_URL"], pg_name = _postgres_database(pg_url)
     env = server_env(tmp_path, f"http://127.0.0.1:{ports[0]}", **extra)
     servers = [ServerProcess(env, port, tmp_path / f"server-{port}.log") for port in ports]
-    try:
-        initialised = cli(env, "init")
-        assert initialised.returncode == 0, initialised.stdout + initialised.stderr
-        for server in servers:
-            server.start()
-        for server in servers:
-            server.wait_ready()
-        yield env, servers
-    finally:
-        for server in servers:
-            server.stop()
-        redis.Redis.from_url(redis_url).flushdb()
-        if pg_name:
-            _drop_postgres_database(pg_url, pg_name)
+    with own_database(env):
+        try:
+            initialised = cli(env, "init")
+            assert initialised.returncode == 0, initialised.stdout + initialised.stderr
+            for server in servers:
+                server.start()
+            for server in servers:
+                server.wait_ready()
+            yield env, servers
+        finally:
+            for server in servers:
+                server.stop()
+            redis.Redis.from_url(redis_url).flushdb()
 
 
 def test_25_parallel_wrong_passwords_over_two_processes_get_exactly_10_checks(twin_servers):
