@@ -196,6 +196,23 @@ ECONTRACT_SMS_TIMEOUT = env_int("ECONTRACT_SMS_TIMEOUT", 10)  # seconds; the fir
 ECONTRACT_SMS_CODES_PER_PHONE = env_int("ECONTRACT_SMS_CODES_PER_PHONE", 5)
 ECONTRACT_SMS_CODES_PER_ADDRESS = env_int("ECONTRACT_SMS_CODES_PER_ADDRESS", 20)
 ECONTRACT_SMS_CODES_PER_ACCOUNT = env_int("ECONTRACT_SMS_CODES_PER_ACCOUNT", 10)
+# Identity provider (docs/identity.md): unset, the sandbox at BASE_URL/sandbox/idp/ answers from test identities.
+ECONTRACT_IDP_URL = env_str("ECONTRACT_IDP_URL")
+ECONTRACT_IDP_KEY = env_str("ECONTRACT_IDP_KEY")  # sent as "Authorization: Bearer <key>"
+ECONTRACT_IDP_TIMEOUT = env_int("ECONTRACT_IDP_TIMEOUT", 10)  # seconds; no answer in time is "unavailable"
+ECONTRACT_IDP_SANDBOX = env_bool("ECONTRACT_IDP_SANDBOX", not ECONTRACT_IDP_URL)  # serve /sandbox/idp/
+
+
+def _load_idp_sandbox_key() -> str:
+    # Embedded mode: the server's sandbox and its own client share a key generated once (0600).
+    path = DATA_DIR / "idp_sandbox_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+ECONTRACT_IDP_SANDBOX_KEY = _load_idp_sandbox_key() if ECONTRACT_IDP_SANDBOX else ""
 ECONTRACT_CJK_FONT = env_str("ECONTRACT_CJK_FONT")
 # RFC 9106 second recommended option: 64 MiB, 3 passes, 4 lanes. Tests may lower it explicitly.
 ECONTRACT_PIN_KDF_MEMORY_KIB = env_int("ECONTRACT_PIN_KDF_MEMORY_KIB", 64 * 1024)

@@ -56,9 +56,12 @@ STATUS_BY_CODE: dict[str, int] = {
     "unreadable_pdf": 422,
     # accounts
     "invalid_api_key": 401,
+    "not_permitted": 403,
     "login_throttled": 429,
     "login_link_throttled": 429,
     "login_link_invalid": 404,
+    "password_reset_throttled": 429,
+    "password_reset_link_invalid": 404,
     "email_not_verified": 403,
     "identity_not_verified": 403,
     # notifications (SMS)

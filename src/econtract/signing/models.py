@@ -10,19 +10,19 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from econtract.accounts.models import OrgScopedQuerySet
+from econtract.accounts.permissions import managed_envelopes_q
 
 
 class EnvelopeQuerySet(OrgScopedQuerySet):
     def visible_to(self, user) -> EnvelopeQuerySet:  # type: ignore[no-untyped-def]
-        """The sender's organisation sees its envelopes; a party sees the envelopes she is party to."""
+        """The envelopes a user manages (accounts.permissions: a member her own, the owner, admins and
+        legal all of the organisation's), and, once sent, those she is a party to."""
         if not getattr(user, "is_authenticated", False):
             return self.none()
         as_party = Q(parties__user=user)
         if user.email_verified:
             as_party |= Q(parties__email__iexact=user.email)
-        return self.filter(
-            Q(organization__memberships__user=user) | (as_party & ~Q(status="draft"))
-        ).distinct()
+        return self.filter(managed_envelopes_q(user) | (as_party & ~Q(status="draft"))).distinct()
 
 
 class Envelope(models.Model):

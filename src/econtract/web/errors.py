@@ -79,6 +79,9 @@ MESSAGES = {
     "pki_not_initialised": gettext_lazy("The platform's certificate authority is not initialised."),
     # accounts
     "invalid_api_key": gettext_lazy("Unknown or revoked API key."),
+    "not_permitted": gettext_lazy(
+        "Only the member who created this envelope, or an owner, admin or legal of the organisation, may do this."
+    ),
     "email_not_verified": gettext_lazy("Your email address is not verified."),
     "reminder_too_soon": gettext_lazy("This party was emailed less than 10 minutes ago; try again later."),
     # verification

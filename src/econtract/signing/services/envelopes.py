@@ -14,6 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from econtract.accounts import permissions
 from econtract.accounts.models import Membership, Organization, User
 from econtract.documents.pdfsafety import inspect_pdf
 from econtract.evidence.services import RequestContext, record_event
@@ -229,7 +230,7 @@ def replace_recipients(
     context: RequestContext,
 ) -> Envelope:
     """Set a draft's parties and fields in one step (the web editor saves this way)."""
-    _require_member(envelope.organization, user)
+    permissions.require(user, envelope, permissions.Action.EDIT)
     parties = _clean_parties(parties)
     _validate_fields(envelope, fields, len(parties))
     with transaction.atomic():

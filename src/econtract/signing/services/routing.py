@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from econtract.accounts import permissions
 from econtract.accounts.models import User
 from econtract.evidence.services import RequestContext, record_event
 from econtract.notifications.models import EmailDelivery
@@ -37,7 +38,6 @@ from econtract.signing.services.envelopes import (
     _bind_party_user,
     _load_party,
     _locked,
-    _require_member,
     _store_revision,
     sha256_hex,
     user_text,
@@ -117,7 +117,7 @@ def _advance(envelope: Envelope, context: RequestContext) -> None:
 
 
 def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> Envelope:
-    _require_member(envelope.organization, user)
+    permissions.require(user, envelope, permissions.Action.SEND)
     with transaction.atomic():
         envelope = _locked(envelope.pk)
         if envelope.status != Envelope.Status.DRAFT:
@@ -151,7 +151,7 @@ def turn_notifications(envelope: Envelope) -> dict[str, EmailDelivery]:
 
 def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContext) -> Party:
     """The sender emails a party whose turn it is a fresh signing link (earlier links stay valid)."""
-    _require_member(envelope.organization, user)
+    permissions.require(user, envelope, permissions.Action.REMIND)
     with transaction.atomic():
         envelope = _locked(envelope.pk)
         party = envelope.parties.select_for_update().get(pk=party_id)
@@ -331,7 +331,7 @@ def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context
 
 
 def void(envelope: Envelope, user: User, *, reason: str, context: RequestContext) -> Envelope:
-    _require_member(envelope.organization, user)
+    permissions.require(user, envelope, permissions.Action.VOID)
     reason = user_text(reason, "reason", TextKind.LINES)[:2000]
     with transaction.atomic():
         envelope = _locked(envelope.pk)

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from econtract.accounts.models import Membership
+from econtract.accounts.permissions import Action, may_manage_envelope
 from econtract.evidence.services import RequestContext
 from econtract.signing.models import Envelope
 
@@ -35,8 +35,9 @@ def visible_envelope(request: HttpRequest, pk: object) -> Envelope:
     )
 
 
-def is_member(envelope: Envelope, user: object) -> bool:
-    return Membership.objects.filter(organization_id=envelope.organization_id, user=user).exists()
+def manages(envelope: Envelope, user: object, action: Action = Action.VIEW) -> bool:
+    """Whether the page offers the sender's controls: the rule is accounts.permissions'."""
+    return may_manage_envelope(user, envelope, action)
 
 
 def safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from econtract.accounts.permissions import Action
 from econtract.accounts.services import primary_organization
 from econtract.documents.errors import UnsafePdf
 from econtract.evidence.models import Event
@@ -25,7 +26,7 @@ from econtract.web.forms import EnvelopeForm, VoidForm
 from econtract.web.mailstatus import undelivered_mail
 from econtract.web.pageimages import page_png
 from econtract.web.sending import check_send
-from econtract.web.views.common import is_member, request_context, visible_envelope
+from econtract.web.views.common import manages, request_context, visible_envelope
 
 DASHBOARD_LIMIT = 200
 
@@ -137,9 +138,10 @@ def envelope_new(request: HttpRequest) -> HttpResponse:
     return render(request, "web/envelope_new.html", {"form": form})
 
 
-def _member_envelope(request: HttpRequest, pk: object) -> Envelope:
+def _managed_envelope(request: HttpRequest, pk: object, action: Action) -> Envelope:
+    """Not visible: 404; visible as a party but not hers to manage: 403."""
     envelope = visible_envelope(request, pk)
-    if not is_member(envelope, request.user):
+    if not manages(envelope, request.user, action):
         raise PermissionDenied
     return envelope
 
@@ -147,7 +149,7 @@ def _member_envelope(request: HttpRequest, pk: object) -> Envelope:
 @login_required
 @require_http_methods(["GET", "POST"])
 def envelope_edit(request: HttpRequest, pk: object) -> HttpResponse:
-    envelope = _member_envelope(request, pk)
+    envelope = _managed_envelope(request, pk, Action.EDIT)
     if envelope.status != Envelope.Status.DRAFT:
         messages.info(request, _("Only a draft can be edited."))
         return redirect("web:envelope_detail", pk=envelope.pk)
@@ -205,7 +207,7 @@ def envelope_edit(request: HttpRequest, pk: object) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def envelope_send(request: HttpRequest, pk: object) -> HttpResponse:
     """GET: the confirmation step (who is emailed in which order, what looks wrong); POST: send."""
-    envelope = _member_envelope(request, pk)
+    envelope = _managed_envelope(request, pk, Action.SEND)
     if request.method == "GET":
         # Also for an envelope sent meanwhile (another tab, the back button): it says why not.
         return render(
@@ -225,7 +227,7 @@ def envelope_send(request: HttpRequest, pk: object) -> HttpResponse:
 @login_required
 @require_POST
 def envelope_void(request: HttpRequest, pk: object) -> HttpResponse:
-    envelope = _member_envelope(request, pk)
+    envelope = _managed_envelope(request, pk, Action.VOID)
     form = VoidForm(request.POST)
     if form.is_valid():
         try:
@@ -243,7 +245,7 @@ def envelope_void(request: HttpRequest, pk: object) -> HttpResponse:
 @require_GET
 def envelope_detail(request: HttpRequest, pk: object) -> HttpResponse:
     envelope = visible_envelope(request, pk)
-    member = is_member(envelope, request.user)
+    member = manages(envelope, request.user)
     parties = list(envelope.parties.all())
     events = [
         describe_event(event, parties)

@@ -1,0 +1,77 @@
+"""Who may manage which envelope: the one place the role rule is written.
+
+A member manages the envelopes she created; the owner, admins and legal manage all of their
+organisation's. A seal keeper is, for envelopes, a member. Seeing an envelope as a *party* (to sign
+or decline it) is not management and is decided by ``signing.services.user_may_act_as``.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any, Protocol
+
+from django.db.models import Q
+
+from econtract.accounts.errors import NotPermitted
+from econtract.accounts.models import Membership
+
+logger = logging.getLogger("econtract.accounts")
+
+
+class Action(StrEnum):
+    VIEW = "view"
+    EDIT = "edit"
+    SEND = "send"
+    VOID = "void"
+    REMIND = "remind"
+
+
+# Roles that manage every envelope of their organisation, whoever created it.
+MANAGE_ALL_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.LEGAL})
+
+
+class OwnedByOrganization(Protocol):
+    pk: Any
+    organization_id: Any
+    created_by_id: Any
+
+
+def role_in(organization_id: Any, user: Any) -> str | None:
+    """The user's role in the organisation, or None when she is not a member (or not logged in)."""
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Membership.objects.filter(organization_id=organization_id, user=user)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def may_manage_envelope(user: Any, envelope: OwnedByOrganization, action: Action) -> bool:
+    """Every action has the same rule today; the action is passed so that one may differ later."""
+    role = role_in(envelope.organization_id, user)
+    if role is None:
+        return False
+    return role in MANAGE_ALL_ROLES or envelope.created_by_id == user.pk
+
+
+def require(user: Any, envelope: OwnedByOrganization, action: Action) -> None:
+    """NotPermitted (403 ``not_permitted``) unless ``user`` may take ``action`` on ``envelope``."""
+    if not may_manage_envelope(user, envelope, action):
+        # Not an evidence event: the envelope's trail is shown to its parties and records what was
+        # done to it; a colleague's refused attempt is an operations matter, so it is logged.
+        logger.info("refused %s of envelope %s to user %s", action, envelope.pk, getattr(user, "pk", None))
+        raise NotPermitted(
+            f"you may not {action} this envelope: only the member who created it, or the "
+            "organisation's owner, admins and legal, may"
+        )
+
+
+def managed_envelopes_q(user: Any, prefix: str = "") -> Q:
+    """A filter for the envelopes ``user`` manages, for querysets (``prefix`` leads to the envelope)."""
+    managing_orgs = Membership.objects.filter(user=user, role__in=MANAGE_ALL_ROLES).values("organization_id")
+    member_orgs = Membership.objects.filter(user=user).values("organization_id")
+    return Q(**{f"{prefix}organization_id__in": managing_orgs}) | Q(
+        **{f"{prefix}created_by": user, f"{prefix}organization_id__in": member_orgs}
+    )
