@@ -163,6 +163,18 @@ PLATFORM_TEXT = {
         "event_on_failure",
         "last_error",
     },
+    "notifications.SmsDelivery": {
+        "recipient",
+        "body",
+        "body_sha256",
+        "purpose",
+        "about_type",
+        "about_id",
+        "event_on_sent",
+        "event_on_failure",
+        "last_error",
+        "gateway_id",
+    },
     "evidence.Event": {
         "subject_type",
         "subject_id",
