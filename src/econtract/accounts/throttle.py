@@ -62,8 +62,10 @@ def _lock_key(account: str) -> str:
     return f"login:account-lock:{account}"
 
 
-def _locked_for(account: str, now: float) -> int:
-    until = cache.get(_lock_key(account))
+def _locked_for(account: str) -> int:
+    """Seconds the account still refuses passwords, against a fresh clock reading: a reading taken
+    before a parallel request set the lock would overstate what is left."""
+    until, now = cache.get(_lock_key(account)), time.time()
     return math.ceil(float(until) - now) if until is not None and float(until) > now else 0
 
 
@@ -78,7 +80,7 @@ def reserve_password_check(email: str, address: str) -> _Reservation:
     """Count one password attempt for ``email`` from ``address``, or raise LoginThrottled."""
     now = time.time()
     account = _account(email)
-    locked = _locked_for(account, now)
+    locked = _locked_for(account)
     if locked:
         raise LoginThrottled("this account refuses passwords for a while", retry_after=locked)
     window = _seconds(PASSWORD_WINDOW)
@@ -94,7 +96,7 @@ def reserve_password_check(email: str, address: str) -> _Reservation:
         if by_account.count == ACCOUNT_FAILURES_ALLOWED + 1:  # exactly one request crosses the limit
             retry_after = _lock(account, now)
         else:
-            retry_after = max(_locked_for(account, now), by_account.retry_after)
+            retry_after = max(_locked_for(account), by_account.retry_after)
         raise LoginThrottled("this account refuses passwords for a while", retry_after=retry_after)
     return _Reservation((address_key, account_key))
 
