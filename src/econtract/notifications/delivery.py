@@ -12,7 +12,7 @@ import logging
 import smtplib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,48 +116,121 @@ def _is_reply(exc: BaseException) -> bool:
     return isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused)
 
 
-def attempt_now(ids: Iterable[Any]) -> None:
-    """The attempt right after the recording transaction commits; failures are left to the runner."""
-    for pk in ids:
-        if outage.ongoing:
-            return  # queued and due: the runner sends them once the server answers again
-        try:
-            now = timezone.now()
-            delivery = _claim(pk, now)
-            if delivery is not None:
-                _attempt(delivery, now)
-        except Exception:  # never let one message break the committed step or the next message
-            logger.exception("mail delivery %s could not be attempted", pk)
+class DeliveryQueue:
+    """The lifecycle mail and SMS share: claim a due row under a lease, attempt it, finish it once
+    (only the current claim may), retry with backoff or give up, and record the final outcome."""
 
+    def __init__(
+        self,
+        model: Any,
+        *,
+        label: str,
+        context: RequestContext,
+        outage: _Outage,
+        attempt: Callable[[Any, datetime], str],
+        event_extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.model, self.label, self.context, self.outage = model, label, context, outage
+        self.attempt = attempt
+        self.event_extra = event_extra or {}
 
-def deliver_due(*, now: datetime | None = None, limit: int = 100) -> DeliveryRun:
-    """Attempt every message that is due (run by `econtract deliver` and the server's runner)."""
-    now = now or timezone.now()
-    run = DeliveryRun()
-    with transaction.atomic():
-        due = EmailDelivery.objects.due(now).order_by("next_attempt_at")
-        ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
-        claimed = [delivery for pk in ids if (delivery := _claim(pk, now)) is not None]
-    for delivery in claimed:
-        try:
-            run.count(_attempt(delivery, now))
-        except Exception:
-            logger.exception("mail delivery %s could not be attempted", delivery.pk)
-    return run
+    def attempt_now(self, ids: Iterable[Any]) -> None:
+        """The attempt right after the recording transaction commits; failures are left to the runner."""
+        for pk in ids:
+            if self.outage.ongoing:
+                return  # queued and due: the runner sends them once the server answers again
+            try:
+                now = timezone.now()
+                delivery = self.claim(pk, now)
+                if delivery is not None:
+                    self.attempt(delivery, now)
+            except Exception:  # never let one message break the committed step or the next message
+                logger.exception("%s delivery %s could not be attempted", self.label, pk)
 
+    def deliver_due(self, *, now: datetime | None = None, limit: int = 100) -> DeliveryRun:
+        """Attempt every message that is due (run by `econtract deliver` and the server's runner)."""
+        now = now or timezone.now()
+        run = DeliveryRun()
+        with transaction.atomic():
+            due = self.model.objects.due(now).order_by("next_attempt_at")
+            ids = list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+            claimed = [delivery for pk in ids if (delivery := self.claim(pk, now)) is not None]
+        for delivery in claimed:
+            try:
+                run.count(self.attempt(delivery, now))
+            except Exception:
+                logger.exception("%s delivery %s could not be attempted", self.label, delivery.pk)
+        return run
 
-def _claim(pk: Any, now: datetime) -> EmailDelivery | None:
-    claimed = (
-        EmailDelivery.objects.due(now)
-        .filter(pk=pk)
-        .update(status=EmailDelivery.Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
-    )
-    return EmailDelivery.objects.get(pk=pk) if claimed else None
+    def claim(self, pk: Any, now: datetime) -> Any:
+        Status = self.model.Status
+        claimed = (
+            self.model.objects.due(now)
+            .filter(pk=pk)
+            .update(status=Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
+        )
+        return self.model.objects.get(pk=pk) if claimed else None
+
+    def fail(self, delivery: Any, now: datetime, error: str, *, permanent: bool) -> str:
+        error = _clean(error)
+        logger.warning(
+            "%s %s to %s failed (attempt %d): %s",
+            self.label,
+            delivery.pk,
+            delivery.recipient,
+            delivery.attempts,
+            error,
+        )
+        Status = self.model.Status
+        if permanent:
+            return self.finish(delivery, now, Status.FAILED, error)
+        if delivery.attempts >= settings.ECONTRACT_MAIL_MAX_ATTEMPTS:
+            error = _clean(f"gave up after {delivery.attempts} attempts: {error}")
+            return self.finish(delivery, now, Status.FAILED, error)
+        return self.finish(delivery, now, Status.RETRYING, error)
+
+    def finish(self, delivery: Any, now: datetime, status: str, error: str, **on_sent: Any) -> str:
+        """Store the outcome and, for a final one, record its event; only the current claim may finish.
+        ``on_sent``: further fields stored when the message went out (the gateway's id)."""
+        Status = self.model.Status
+        changes: dict[str, Any] = {"status": status}
+        if status == Status.SENT:
+            changes.update(sent_at=timezone.now(), body="", last_error="", **on_sent)
+        elif status == Status.FAILED:
+            changes.update(failed_at=timezone.now(), body="", last_error=error)
+        else:
+            changes.update(last_error=error, next_attempt_at=now + backoff(delivery.attempts))
+        with transaction.atomic():
+            finished = self.model.objects.filter(
+                pk=delivery.pk, status=Status.SENDING, attempts=delivery.attempts
+            ).update(**changes)
+            if finished and status != Status.RETRYING:
+                kind = delivery.event_on_sent if status == Status.SENT else delivery.event_on_failure
+                self._record_outcome(delivery, kind, error)
+        return status
+
+    def _record_outcome(self, delivery: Any, kind: str, error: str) -> None:
+        if not (kind and delivery.about_type and delivery.about_id):
+            return
+        model = apps.get_model(delivery.about_type)
+        subject: models.Model | None = model._default_manager.filter(pk=delivery.about_id).first()
+        if subject is None:
+            return
+        payload = {
+            **delivery.event_payload,
+            "delivery": str(delivery.pk),
+            **self.event_extra,
+            "attempts": delivery.attempts,
+        }
+        if error:
+            payload["error"] = error
+        organization = getattr(subject, "organization", None)
+        record_event(kind, subject, self.context, organization=organization, payload=payload)
 
 
 def _attempt(delivery: EmailDelivery, now: datetime) -> str:
     if delivery.expires_at is not None and delivery.expires_at <= now:
-        return _finish(delivery, now, EmailDelivery.Status.FAILED, "expired before it could be delivered")
+        return MAIL.finish(delivery, now, EmailDelivery.Status.FAILED, "expired before it could be delivered")
     try:
         message = _message(delivery)
     except Exception as exc:  # a stored attachment that cannot be read: not the mail server's fault
@@ -170,20 +243,12 @@ def _attempt(delivery: EmailDelivery, now: datetime) -> str:
             outage.began()
         return _failed(delivery, now, exc)
     outage.ended()
-    return _finish(delivery, now, EmailDelivery.Status.SENT, "")
+    return MAIL.finish(delivery, now, EmailDelivery.Status.SENT, "")
 
 
 def _failed(delivery: EmailDelivery, now: datetime, exc: BaseException) -> str:
     permanent, error = describe_failure(exc)
-    logger.warning(
-        "mail %s to %s failed (attempt %d): %s", delivery.pk, delivery.recipient, delivery.attempts, error
-    )
-    if permanent:
-        return _finish(delivery, now, EmailDelivery.Status.FAILED, error)
-    if delivery.attempts >= settings.ECONTRACT_MAIL_MAX_ATTEMPTS:
-        error = _clean(f"gave up after {delivery.attempts} attempts: {error}")
-        return _finish(delivery, now, EmailDelivery.Status.FAILED, error)
-    return _finish(delivery, now, EmailDelivery.Status.RETRYING, error)
+    return MAIL.fail(delivery, now, error, permanent=permanent)
 
 
 def _message(delivery: EmailDelivery) -> EmailMessage:
@@ -201,38 +266,9 @@ def _message(delivery: EmailDelivery) -> EmailMessage:
     return message
 
 
-def _finish(delivery: EmailDelivery, now: datetime, status: str, error: str) -> str:
-    """Store the outcome and, for a final one, record its event; only the current claim may finish."""
-    changes: dict[str, Any] = {"status": status}
-    if status == EmailDelivery.Status.SENT:
-        changes.update(sent_at=timezone.now(), body="", last_error="")
-    elif status == EmailDelivery.Status.FAILED:
-        changes.update(failed_at=timezone.now(), body="", last_error=error)
-    else:
-        changes.update(last_error=error, next_attempt_at=now + backoff(delivery.attempts))
-    with transaction.atomic():
-        finished = EmailDelivery.objects.filter(
-            pk=delivery.pk, status=EmailDelivery.Status.SENDING, attempts=delivery.attempts
-        ).update(**changes)
-        if finished and status != EmailDelivery.Status.RETRYING:
-            kind = (
-                delivery.event_on_sent if status == EmailDelivery.Status.SENT else delivery.event_on_failure
-            )
-            _record_outcome(delivery, kind, error)
-    return status
-
-
-def _record_outcome(delivery: EmailDelivery, kind: str, error: str) -> None:
-    if not (kind and delivery.about_type and delivery.about_id):
-        return
-    model = apps.get_model(delivery.about_type)
-    subject: models.Model | None = model._default_manager.filter(pk=delivery.about_id).first()
-    if subject is None:
-        return
-    payload = {**delivery.event_payload, "delivery": str(delivery.pk), "attempts": delivery.attempts}
-    if error:
-        payload["error"] = error
-    record_event(kind, subject, CONTEXT, organization=getattr(subject, "organization", None), payload=payload)
+MAIL = DeliveryQueue(EmailDelivery, label="mail", context=CONTEXT, outage=outage, attempt=_attempt)
+attempt_now = MAIL.attempt_now
+deliver_due = MAIL.deliver_due
 
 
 class DeliveryRunner(threading.Thread):
