@@ -41,12 +41,20 @@ def make_user(db):
         full_name: str = "张三 Zhang San",
         *,
         verified: bool = True,
+        identity: str | None = "L2",
         password: str = "correct horse battery",
     ):
+        """A user with a personal organisation; ``verified``: her email is; ``identity``: her name was
+        verified at that level too (None: it was not), so she may hold a signing certificate."""
+        from econtract.identity.tests.factories import verify_identity
+
         counter["n"] += 1
-        return create_personal_account(
+        user = create_personal_account(
             email or f"user{counter['n']}@example.test", password, full_name, email_verified=verified
         )
+        if verified and identity:
+            verify_identity(user, level=identity)
+        return user
 
     return make
 

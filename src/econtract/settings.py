@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from econtract.settings_parsers import env_bool, env_int, env_list, env_networks, env_path, env_str
 
@@ -70,6 +71,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "econtract.accounts.idle.IdleSessionMiddleware",  # an idle session is logged out first
+    "econtract.web.mfa.MfaEnrolmentMiddleware",  # a session that must enrol a second factor first
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "econtract.web.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -151,6 +154,8 @@ WHITENOISE_USE_FINDERS = True
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("ECONTRACT_SESSION_SECONDS", 8 * 3600)
+# A logged-in session unused this long is logged out (0: never); accounts/idle.py.
+ECONTRACT_SESSION_IDLE_SECONDS = env_int("ECONTRACT_SESSION_IDLE_SECONDS", 30 * 60)
 SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Served over https: browsers must never fall back to http (one year, the usual HSTS lifetime).
@@ -200,6 +205,11 @@ ECONTRACT_SMS_CODES_PER_ACCOUNT = env_int("ECONTRACT_SMS_CODES_PER_ACCOUNT", 10)
 ECONTRACT_IDP_URL = env_str("ECONTRACT_IDP_URL")
 ECONTRACT_IDP_KEY = env_str("ECONTRACT_IDP_KEY")  # sent as "Authorization: Bearer <key>"
 ECONTRACT_IDP_TIMEOUT = env_int("ECONTRACT_IDP_TIMEOUT", 10)  # seconds; no answer in time is "unavailable"
+# Second factors (identity.factors): members with these roles in an enterprise must have a TOTP app or
+# a passkey; after the password they are led to enrol one. Passkeys use BASE_URL's host as WebAuthn
+# relying-party id unless ECONTRACT_WEBAUTHN_RP_ID names a parent domain; an IP address cannot serve.
+ECONTRACT_MFA_REQUIRED_ROLES = env_list("ECONTRACT_MFA_REQUIRED_ROLES", ["owner", "admin"])
+ECONTRACT_WEBAUTHN_RP_ID = env_str("ECONTRACT_WEBAUTHN_RP_ID")
 ECONTRACT_IDP_SANDBOX = env_bool("ECONTRACT_IDP_SANDBOX", not ECONTRACT_IDP_URL)  # serve /sandbox/idp/
 
 
@@ -213,6 +223,43 @@ def _load_idp_sandbox_key() -> str:
 
 
 ECONTRACT_IDP_SANDBOX_KEY = _load_idp_sandbox_key() if ECONTRACT_IDP_SANDBOX else ""
+# Bank for organisation verification by a small transfer: unset writes one JSON file per transfer to
+# $ECONTRACT_DATA_DIR/outbox/bank/ (sandbox); an https URL receives the transfer as JSON (accounts.bank).
+ECONTRACT_BANK_URL = env_str("ECONTRACT_BANK_URL")
+ECONTRACT_BANK_KEY = env_str("ECONTRACT_BANK_KEY")  # sent as "Authorization: Bearer <key>"
+ECONTRACT_BANK_TIMEOUT = env_int("ECONTRACT_BANK_TIMEOUT", 10)  # seconds
+# Real-name identity (docs/identity.md). No signing certificate below this level: L1 contact, L2 ID
+# document checked by a provider, L3 strong. Lowered to L1, certificates name the verified email only.
+ECONTRACT_MIN_SIGNING_ASSURANCE = env_str("ECONTRACT_MIN_SIGNING_ASSURANCE", "L2").upper()
+if ECONTRACT_MIN_SIGNING_ASSURANCE not in {"L1", "L2", "L3"}:
+    raise ImproperlyConfigured("ECONTRACT_MIN_SIGNING_ASSURANCE must be L1, L2 or L3")
+# Certificate policy OIDs, one per level: <arc>.1 (L1), <arc>.2 (L2), <arc>.3 (L3). Certificates made
+# before levels existed carry <arc>.1 of the default arc: they were issued on a verified email (L1).
+ECONTRACT_POLICY_OID_ARC = env_str("ECONTRACT_POLICY_OID_ARC", "1.3.6.1.4.1.55555.1.1")
+# Personal data at rest (identity.vault): 32-byte keys, hex or base64, the first seals; unset: from the KEK.
+ECONTRACT_PERSONAL_DATA_KEYS = env_str("ECONTRACT_PERSONAL_DATA_KEYS")
+ECONTRACT_PERSONAL_DATA_DIGEST_KEY = env_str("ECONTRACT_PERSONAL_DATA_DIGEST_KEY")
+# Identity document images (manual review, face check): JPEG/PNG up to this size each, re-encoded.
+ECONTRACT_IDENTITY_IMAGE_MAX_BYTES = env_int("ECONTRACT_IDENTITY_IMAGE_MAX_BYTES", 5 * 1024 * 1024)
+# After re-entering the password, full ID numbers and the data export are open this long (seconds).
+ECONTRACT_REAUTH_SECONDS = env_int("ECONTRACT_REAUTH_SECONDS", 300)
+# OpenID Connect provider for login and identity verification (docs/identity.md, "OpenID Connect"):
+# off unless ISSUER and CLIENT_ID are set. Code flow with PKCE (S256); redirect URI BASE_URL/oidc/callback/.
+ECONTRACT_OIDC_ISSUER = env_str("ECONTRACT_OIDC_ISSUER")  # exactly as the provider spells it; https
+ECONTRACT_OIDC_CLIENT_ID = env_str("ECONTRACT_OIDC_CLIENT_ID")
+ECONTRACT_OIDC_CLIENT_SECRET = env_str("ECONTRACT_OIDC_CLIENT_SECRET")
+ECONTRACT_OIDC_SCOPES = env_str("ECONTRACT_OIDC_SCOPES", "openid email profile")
+ECONTRACT_OIDC_NAME_CLAIM = env_str("ECONTRACT_OIDC_NAME_CLAIM", "name")  # the verified name
+ECONTRACT_OIDC_EMAIL_CLAIM = env_str("ECONTRACT_OIDC_EMAIL_CLAIM", "email")
+ECONTRACT_OIDC_ID_NUMBER_CLAIM = env_str("ECONTRACT_OIDC_ID_NUMBER_CLAIM")  # unset: no ID number is taken
+ECONTRACT_OIDC_ID_TYPE = env_str("ECONTRACT_OIDC_ID_TYPE", "cn_resident")  # document type of that number
+# The level an identity from this provider establishes: L3 (an eID provider) or L2.
+ECONTRACT_OIDC_ASSURANCE_LEVEL = env_str("ECONTRACT_OIDC_ASSURANCE_LEVEL", "L3").upper()
+if ECONTRACT_OIDC_ASSURANCE_LEVEL not in {"L2", "L3"}:
+    raise ImproperlyConfigured("ECONTRACT_OIDC_ASSURANCE_LEVEL must be L2 or L3")
+ECONTRACT_OIDC_LOGIN = env_bool("ECONTRACT_OIDC_LOGIN", True)  # offer "Log in with <label>" when configured
+ECONTRACT_OIDC_LABEL = env_str("ECONTRACT_OIDC_LABEL", "OpenID Connect")
+ECONTRACT_OIDC_TIMEOUT = env_int("ECONTRACT_OIDC_TIMEOUT", 10)  # seconds, per request to the provider
 ECONTRACT_CJK_FONT = env_str("ECONTRACT_CJK_FONT")
 # RFC 9106 second recommended option: 64 MiB, 3 passes, 4 lanes. Tests may lower it explicitly.
 ECONTRACT_PIN_KDF_MEMORY_KIB = env_int("ECONTRACT_PIN_KDF_MEMORY_KIB", 64 * 1024)

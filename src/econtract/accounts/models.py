@@ -28,6 +28,10 @@ class User(AbstractUser):
     email = models.EmailField(_("email"), unique=True)
     full_name = models.CharField(_("full name"), max_length=200)
     email_verified_at = models.DateTimeField(null=True, blank=True)
+    # identity.models.AssuranceLevel, kept current by identity.assurance (never set by hand).
+    assurance_level = models.CharField(max_length=2, default="L0")
+    phone = models.CharField(_("mobile phone"), max_length=32, blank=True)  # E.164, once verified
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = ["username"]
@@ -57,8 +61,44 @@ class Organization(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     members = models.ManyToManyField(User, through="Membership", related_name="organizations")
 
+    # Enterprise identity (accounts.organizations): the unified social credit code and the legal
+    # representative, checked together against the identity provider, then verified by one method.
+    class VerificationStatus(models.TextChoices):
+        UNVERIFIED = "unverified", _("unverified")
+        PENDING = "pending", _("pending")
+        VERIFIED = "verified", _("verified")
+        REJECTED = "rejected", _("rejected")
+
+    uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True, db_index=True)
+    legal_rep_name = models.CharField(_("legal representative"), max_length=200, blank=True)
+    legal_rep_id_type = models.CharField(max_length=32, blank=True)
+    legal_rep_id_number_sealed = models.BinaryField(null=True, blank=True)  # vault.seal_text
+    legal_rep_id_number_masked = models.CharField(max_length=32, blank=True)
+    legal_rep_id_digest = models.CharField(max_length=64, blank=True)  # vault.digest_id_number
+    verification_status = models.CharField(
+        max_length=16, choices=VerificationStatus.choices, default=VerificationStatus.UNVERIFIED
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_method = models.CharField(max_length=32, blank=True)
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_organizations"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["uscc"],
+                condition=models.Q(verification_status="verified"),
+                name="one_verified_org_per_uscc",
+            )
+        ]
+
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verification_status == self.VerificationStatus.VERIFIED
 
 
 class Membership(models.Model):
@@ -72,6 +112,9 @@ class Membership(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.MEMBER)
+    department = models.ForeignKey(
+        "accounts.Department", null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -130,3 +173,23 @@ class LoginLink(models.Model):
 
     def __str__(self) -> str:
         return f"login link {self.id} for {self.user_id}"
+
+
+# Enterprise verification, departments and invitations live in their own module (size).
+from econtract.accounts.enterprise_models import (  # noqa: E402
+    Department,
+    Invitation,
+    OrganizationVerification,
+)
+
+__all__ = [
+    "ApiKey",
+    "Department",
+    "Invitation",
+    "LoginLink",
+    "Membership",
+    "Organization",
+    "OrganizationVerification",
+    "OrgScopedQuerySet",
+    "User",
+]

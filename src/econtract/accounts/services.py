@@ -22,7 +22,8 @@ def create_user(email: str, password: str | None, full_name: str, *, email_verif
     user = User.objects.create_user(email=email, password=password, full_name=full_name)
     if email_verified:
         user.email_verified_at = timezone.now()
-        user.save(update_fields=["email_verified_at"])
+        user.assurance_level = "L1"  # contact verified; identity.assurance raises it from verifications
+        user.save(update_fields=["email_verified_at", "assurance_level"])
     return user
 
 

@@ -26,6 +26,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "too_large": 413,
     # hostile input (econtract.jsoninput, econtract.textinput)
     "invalid_json": 400,
+    "invalid_multipart": 400,
     "invalid_text": 400,
     "not_pdf": 415,
     "corrupt": 422,
@@ -45,6 +46,13 @@ STATUS_BY_CODE: dict[str, int] = {
     # real-name identity (identity.idnumbers)
     "invalid_id_number": 400,
     "invalid_uscc": 400,
+    "assurance_required": 409,
+    "verification_not_pending": 409,
+    "provider_unavailable": 503,
+    "identity_rate_limited": 429,
+    "unsupported_method": 400,
+    "invalid_verification_request": 400,
+    "identity_in_use": 409,
     "weak_pin": 400,
     "wrong_pin": 403,
     "pin_locked": 423,
@@ -54,6 +62,14 @@ STATUS_BY_CODE: dict[str, int] = {
     "certificate_expired": 409,
     "current_pin_required": 400,
     "unreadable_pdf": 422,
+    # second factors (identity.factors, identity.passkeys)
+    "factor_missing": 409,
+    "factor_not_found": 404,
+    "factor_required": 409,
+    "factor_already_enrolled": 409,
+    "webauthn_unavailable": 409,
+    "webauthn_failed": 400,
+    "mfa_enrolment_required": 403,
     # accounts
     "invalid_api_key": 401,
     "not_permitted": 403,
@@ -64,6 +80,33 @@ STATUS_BY_CODE: dict[str, int] = {
     "password_reset_link_invalid": 404,
     "email_not_verified": 403,
     "identity_not_verified": 403,
+    # enterprise organisations (accounts.organizations)
+    "organization_not_verified": 409,
+    "organization_already_verified": 409,
+    "uscc_taken": 409,
+    "legal_representative_not_verified": 409,
+    "bank_unavailable": 503,
+    "bank_account_name_mismatch": 400,
+    "transfer_mismatch": 400,
+    "organization_verification_not_pending": 409,
+    "invalid_licence": 400,
+    "invalid_department": 400,
+    "invitation_invalid": 404,
+    "invitation_email_mismatch": 403,
+    "last_owner": 409,
+    "not_an_enterprise": 409,
+    "organization_verification_rate_limited": 429,
+    # identity documents, operator review, re-authentication (identity.images, review, reauth)
+    "invalid_image": 422,
+    "not_an_image": 415,
+    "image_too_large": 413,
+    "review_not_permitted": 403,
+    "self_review_refused": 403,
+    "review_already_pending": 409,
+    "review_reason_required": 400,
+    "reauthentication_required": 403,
+    # signing without an account
+    "party_access_required": 403,
     # notifications (SMS)
     "invalid_phone": 400,
     "sms_rate_limited": 429,
@@ -99,7 +142,7 @@ def domain_error_response(request: HttpRequest, exc: Exception) -> HttpResponse:
             "internal_error", "the platform could not complete this; it has been logged", 503
         )
     extra: dict[str, Any] = {}
-    for attribute in ("remaining_attempts", "locked_until"):
+    for attribute in ("remaining_attempts", "locked_until", "required", "current"):
         value = getattr(exc, attribute, None)
         if value is not None:
             extra[attribute] = value.isoformat() if hasattr(value, "isoformat") else value

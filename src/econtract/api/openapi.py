@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from ninja import Schema
@@ -50,3 +51,39 @@ def json_part_schema(model: type[BaseModel], description: str) -> dict[str, Any]
     inlined["description"] = description
     inlined["contentMediaType"] = "application/json"
     return inlined
+
+
+# What the API's edge answers before any handler runs, whatever the operation: a body that is not
+# JSON we read (api.jsonedge: 400 `invalid_json`, 413 `too_large`), a multipart body that cannot be
+# split (api.urls: 400 `invalid_multipart`), any body past the upload limit (api.limits: 413), and
+# input that does not match the operation's schema, a malformed path id included (ninja's
+# ValidationError: 422 `invalid_request`).
+EDGE_ERRORS_BODY = (400, 413, 422)
+EDGE_ERRORS_PARAMETERS = (422,)
+
+
+def edge_errors(operation: dict[str, Any]) -> set[int]:
+    """The error statuses the API's edge can answer for ``operation`` (an OpenAPI operation object)."""
+    statuses: set[int] = set()
+    if (operation.get("requestBody") or {}).get("content"):
+        statuses.update(EDGE_ERRORS_BODY)
+    if operation.get("parameters"):
+        statuses.update(EDGE_ERRORS_PARAMETERS)
+    return statuses
+
+
+def document_edge_errors(document: dict[str, Any]) -> dict[str, Any]:
+    """Add to every operation of an OpenAPI ``document`` the edge's error answers it does not list,
+    with the ErrorOut schema, so a client (or a fuzzer) finds every status it can receive documented."""
+    error_schema = {"$ref": "#/components/schemas/ErrorOut"}
+    for methods in document.get("paths", {}).values():
+        for operation in methods.values():
+            answers = operation.setdefault("responses", {})  # keyed by int (ninja) or str (JSON)
+            listed = {int(status) for status in answers}
+            for status in sorted(edge_errors(operation) - listed):
+                answers[status] = {
+                    "description": HTTPStatus(status).phrase,
+                    "content": {"application/json": {"schema": error_schema}},
+                }
+            operation["responses"] = dict(sorted(answers.items(), key=lambda item: int(item[0])))
+    return document

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from econtract.accounts.errors import AccountError
 from econtract.api.auth import api_auth
 from econtract.api.errors import domain_error_response, error_response, with_retry_after
 from econtract.api.jsonedge import BoundedJsonParser, FiniteJSONRenderer, json_refused_response
+from econtract.api.openapi import document_edge_errors
 from econtract.api.pagination import InvalidCursor
 from econtract.documents.errors import UnsafePdf
-from econtract.identity.errors import IdentityError
+from econtract.identity.errors import AssuranceRequired, IdentityError
 from econtract.jsoninput import JsonRefused
 from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PkiError
@@ -21,7 +26,14 @@ from econtract.signing.models import Envelope, Party
 from econtract.textinput import UnsafeText
 from econtract.verification.errors import UnreadablePdf, VerificationRateLimited
 
-api = NinjaAPI(
+
+class EcontractApi(NinjaAPI):
+    def get_openapi_schema(self, **kwargs: Any) -> OpenAPISchema:
+        """ninja's document, plus the error answers the edge gives every operation (api.openapi)."""
+        return cast(OpenAPISchema, document_edge_errors(super().get_openapi_schema(**kwargs)))
+
+
+api = EcontractApi(
     title="econtract API",
     version="1",
     description="Envelopes, signing and verification. Authenticate with `Authorization: Bearer <API key>`.",
@@ -48,6 +60,14 @@ for error_type in (
 @api.exception_handler(VerificationRateLimited)
 def rate_limited(request: HttpRequest, exc: Exception) -> HttpResponse:
     return with_retry_after(error_response("rate_limited", str(exc), 429), exc)
+
+
+@api.exception_handler(AssuranceRequired)
+def assurance_required(request: HttpRequest, exc: AssuranceRequired) -> HttpResponse:
+    """Says which level is needed and which the person has, so a client can lead her to verification."""
+    return error_response(
+        exc.code, str(exc) or exc.code, 409, required=str(exc.required), current=str(exc.current)
+    )
 
 
 @api.exception_handler(UnreadablePdf)
@@ -79,6 +99,13 @@ def invalid_request(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 api.add_exception_handler(JsonRefused, json_refused_response)
 
 
+@api.exception_handler(MultiPartParserError)
+def invalid_multipart(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A multipart body Django cannot split (no boundary, truncated): the API's JSON 400, not Django's
+    HTML page and a logged traceback."""
+    return error_response("invalid_multipart", f"the multipart/form-data body cannot be read: {exc}", 400)
+
+
 @api.exception_handler(UnsafeText)
 def unsafe_text(request: HttpRequest, exc: Exception) -> HttpResponse:
     """Text that reached a model without passing a schema: refused by the model guard."""
@@ -93,9 +120,17 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 from econtract.accounts.api import router as accounts_router  # noqa: E402
+from econtract.accounts.org_api import router as organizations_router  # noqa: E402
+from econtract.identity.api import router as identity_router  # noqa: E402
+from econtract.identity.factors_api import router as factors_router  # noqa: E402
+from econtract.identity.review_api import router as identity_review_router  # noqa: E402
 from econtract.signing.api import router as signing_router  # noqa: E402
 from econtract.verification.api import router as verification_router  # noqa: E402
 
 api.add_router("/v1/", signing_router)
 api.add_router("/v1/", accounts_router)
+api.add_router("/v1/", organizations_router)
+api.add_router("/v1/", identity_review_router)
+api.add_router("/v1/", identity_router)
+api.add_router("/v1/", factors_router)
 api.add_router("/v1/", verification_router)

@@ -14,11 +14,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from econtract.identity.errors import OtpExpired, OtpInvalid, OtpMissing, OtpRateLimited
 from econtract.identity.models import OtpChallenge, OtpSubject
+from econtract.notifications.phone import normalise_phone
 from econtract.notifications.services import About, send_email
+from econtract.notifications.sms import send_sms
+from econtract.notifications.smslimits import check_sms_allowance
 from econtract.ratelimit import seconds_until
 
 OTP_LIFETIME = timedelta(minutes=5)
@@ -58,8 +62,14 @@ def issue_otp(
     subject_line: str,
     intro: str,
     about: About | None = None,
+    channel: str = "email",
+    client: HttpRequest | str | None = None,
 ) -> IssuedOtp:
     """Create a code, supersede older ones for the same purpose and subject, and email it.
+
+    ``channel="sms"`` texts it to ``destination`` (a phone number) instead; with ``client`` (the
+    request or its address) it is first counted against the SMS limits per phone, address and account
+    (notifications.smslimits), without it the caller has counted it. ``intro`` starts the text.
 
     ``about`` names the evidence subject on which the mail's delivery is recorded (the envelope).
     A code mail not delivered while the code lives is dropped rather than sent late.
@@ -67,6 +77,15 @@ def issue_otp(
     counted one after another, never all against the same stale count.
     """
     code = f"{secrets.randbelow(10**6):06d}"
+    if channel not in ("email", "sms"):
+        raise ValueError(f"unknown code channel {channel!r}")
+    if channel == "sms":
+        # Counted before the code exists: a refused request costs no code and sends nothing. A caller
+        # that counted already (identity.verification) passes no ``client`` and is not counted twice.
+        if client is not None:
+            destination = check_sms_allowance(destination, client, user)
+        else:
+            destination = normalise_phone(destination)
     with transaction.atomic():
         _lock_subject(purpose, subject)
         now = timezone.now()
@@ -94,10 +113,20 @@ def issue_otp(
             purpose=purpose,
             subject=subject,
             destination=destination,
+            channel=channel,
             expires_at=now + OTP_LIFETIME,
         )
         challenge.code_hash = _code_hash(str(challenge.id), code)
         challenge.save()
+        if channel == "sms":
+            send_sms(
+                destination,
+                f"【econtract】{intro} {code}（5 分钟内有效，请勿告诉他人 / valid 5 minutes, never share it）",
+                purpose=f"otp_{purpose}",
+                about=about,
+                expires_at=challenge.expires_at,
+            )
+            return IssuedOtp(challenge, code)
         send_email(
             [destination],
             subject_line,

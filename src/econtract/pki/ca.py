@@ -50,14 +50,16 @@ def platform_name(common_name: str) -> x509.Name:
     )
 
 
-def signer_name(common_name: str, pseudonym: str) -> x509.Name:
-    # cryptography encodes these as UTF8String, so a Chinese name survives intact (RFC 5280 §4.1.2.6).
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.PSEUDONYM, pseudonym),
-        ]
-    )
+def signer_name(common_name: str, pseudonym: str, country: str = "") -> x509.Name:
+    # cryptography encodes these as UTF8String, so a Chinese name survives intact (RFC 5280 §4.1.2.6);
+    # countryName is a PrintableString of two letters (X.520), written first as ETSI EN 319 412-2 does.
+    attributes = [
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        x509.NameAttribute(NameOID.PSEUDONYM, pseudonym),
+    ]
+    if country:
+        attributes.insert(0, x509.NameAttribute(NameOID.COUNTRY_NAME, country))
+    return x509.Name(attributes)
 
 
 def _base(
@@ -164,7 +166,7 @@ def build_issuing(
         # The policies certificates below it are issued under, so RFC 5280 policy processing carries them.
         .add_extension(
             _policies(
-                profile.POLICY_NATURAL_PERSON_SIGNING,
+                *(profile.policy_oid_for_level(level) for level in profile.ASSURANCE_LEVELS),
                 profile.POLICY_TIMESTAMPING,
                 profile.POLICY_OCSP_RESPONDER,
             ),
@@ -223,9 +225,12 @@ def build_signer(
     issuing_key: PrivateKey,
     now: datetime,
     lifetime: timedelta,
+    policy_oid: str = profile.POLICY_NATURAL_PERSON_SIGNING,
+    country: str = "",
+    email: str = "",
 ) -> x509.Certificate:
     builder = (
-        _base(signer_name(common_name, pseudonym), public_key, issuing, now, lifetime)
+        _base(signer_name(common_name, pseudonym, country), public_key, issuing, now, lifetime)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
         .add_extension(
@@ -234,6 +239,9 @@ def build_signer(
             ),
             critical=False,
         )
-        .add_extension(_policies(profile.POLICY_NATURAL_PERSON_SIGNING), critical=False)
+        .add_extension(_policies(policy_oid), critical=False)
     )
+    if email:
+        # The verified address, where the name is not verified (L1) or as the NSS email-signer usage wants.
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
     return _revocation_pointers(builder).sign(issuing_key, signature_hash(issuing_key))

@@ -37,15 +37,19 @@ from datetime import timedelta
 from typing import Any
 
 from argon2.low_level import Type, hash_secret_raw
+from cryptography import x509
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from econtract.identity import assurance
+from econtract.identity.errors import AssuranceRequired
 from econtract.pki import kek
 from econtract.pki.errors import (
     CertificateExpired,
@@ -270,6 +274,8 @@ def _unwrap_counted(user: Any, pin: str) -> tuple[PrivateKey, SignerKey]:
     if stored is None:
         raise NoSigningKey("set a signing PIN first")
     _check_certificate(stored.certificate)
+    if _follows_identity_now(user, stored) != stored.certificate.pk:
+        stored = SignerKey.objects.select_related("certificate").get(pk=stored.pk)
     key, check = _begin_check(stored.pk)
     if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
         raise _found_wrong(key.pk, check)  # cannot be right; judged wrong without running Argon2
@@ -319,8 +325,10 @@ def set_signing_pin(user: Any, pin: str, current_pin: str | None = None) -> Sign
     existing = SignerKey.objects.select_related("certificate").filter(user=user).first()
     if existing is None or _certificate_unusable(existing.certificate):
         if not getattr(user, "email_verified", False):
-            raise IdentityNotVerified("verify your identity (email) before a signing certificate is issued")
-        return _create_signer_key(user, pin, params, kek_bytes, salt, replaces=existing)
+            raise IdentityNotVerified("verify your email before a signing certificate is issued")
+        # AssuranceRequired below ECONTRACT_MIN_SIGNING_ASSURANCE: no certificate names an unverified person.
+        subject = assurance.certificate_subject(user)
+        return _create_signer_key(user, pin, params, kek_bytes, salt, replaces=existing, subject=subject)
     if current_pin is None:
         raise CurrentPinRequired("enter the current PIN to change it")
     private_key, key = _unwrap_counted(user, current_pin)
@@ -345,10 +353,16 @@ def _certificate_unusable(certificate: IssuedCertificate) -> bool:
 
 
 def _create_signer_key(
-    user: Any, pin: str, params: KdfParams, kek_bytes: bytes, salt: bytes, *, replaces: SignerKey | None
+    user: Any,
+    pin: str,
+    params: KdfParams,
+    kek_bytes: bytes,
+    salt: bytes,
+    *,
+    replaces: SignerKey | None,
+    subject: assurance.CertificateSubject,
 ) -> SignerKey:
     private_key = ec.generate_private_key(ec.SECP256R1())
-    common_name = (getattr(user, "full_name", "") or user.email or str(user.pk))[:64]
     blob = wrap_private_key(private_key, pin, user_id=user.pk, salt=salt, params=params, kek_bytes=kek_bytes)
     try:
         with transaction.atomic(durable=True):
@@ -359,9 +373,7 @@ def _create_signer_key(
                 ).delete()
                 if deleted == 0:
                     raise IntegrityError("signer key replaced concurrently")
-            issued = issue_signing_certificate(
-                user, private_key.public_key(), common_name=common_name, pseudonym=pseudonym_for(user)
-            )
+            issued = _issue_for(user, private_key.public_key(), subject)
             return SignerKey.objects.create(
                 user=user,
                 public_key_der=_public_der(private_key),
@@ -388,3 +400,80 @@ def reset_signing_key(user: Any, reason: str = "superseded") -> None:
         certificate = key.certificate
         key.delete()
         revoke_certificate(certificate, reason)
+
+
+def _issue_for(
+    user: Any, public_key: ec.EllipticCurvePublicKey, subject: assurance.CertificateSubject
+) -> IssuedCertificate:
+    return issue_signing_certificate(
+        user,
+        public_key,
+        common_name=subject.common_name,
+        pseudonym=pseudonym_for(user),
+        assurance_level=str(subject.assurance_level),
+        country=subject.country,
+        email=subject.email,
+    )
+
+
+def _says(certificate: IssuedCertificate, subject: assurance.CertificateSubject) -> bool:
+    """Whether the certificate states exactly this subject (name, country, address) and level."""
+    loaded = x509.load_der_x509_certificate(bytes(certificate.certificate_der))
+
+    def first(oid: x509.ObjectIdentifier) -> str:
+        values = loaded.subject.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else ""
+
+    return (
+        first(NameOID.COMMON_NAME) == subject.common_name
+        and first(NameOID.COUNTRY_NAME) == subject.country
+        and certificate.assurance_level == subject.assurance_level
+    )
+
+
+def _follows_identity_now(user: Any, stored: SignerKey) -> object:
+    """Before a key is used: a certificate below today's minimum (issued before verification, the
+    setting raised, the verification revoked) is revoked and the use refused with AssuranceRequired;
+    one that names an outdated identity is re-issued first. Returns the certificate id in force."""
+    try:
+        assurance.certificate_subject(user)
+    except AssuranceRequired:
+        revoke_certificate(stored.certificate, "privilege_withdrawn")
+        raise
+    current = follow_identity(user)
+    return current.pk if current is not None else None
+
+
+def follow_identity(user: Any) -> IssuedCertificate | None:
+    """Make the user's signing certificate say what her verified identity says, now.
+
+    Below the platform minimum (a verification revoked, the setting raised) the certificate is revoked
+    (``privilege_withdrawn``) and the key stays unusable until a new PIN makes a new one. When the
+    verified name, country or level differs from the certificate (issued before verification, a name
+    change, a stronger verification), the certificate is revoked (``superseded``) and a new one is
+    issued for the same key: the public key is on file, so no PIN is needed and the signer's key is
+    untouched. Returns the certificate now in force, or None.
+    """
+    key = SignerKey.objects.select_related("certificate").filter(user=user).first()
+    if key is None or _certificate_unusable(key.certificate):
+        return None
+    try:
+        subject = assurance.certificate_subject(user)
+    except AssuranceRequired:
+        revoke_certificate(key.certificate, "privilege_withdrawn")
+        return None
+    if _says(key.certificate, subject):
+        return key.certificate
+    public_key = serialization.load_der_public_key(bytes(key.public_key_der))
+    if not isinstance(public_key, ec.EllipticCurvePublicKey):
+        raise SealError("stored signer public key is not an EC key")
+    with transaction.atomic():
+        locked = SignerKey.objects.select_for_update().get(pk=key.pk)
+        if locked.certificate_id != key.certificate_id:
+            return locked.certificate  # re-issued meanwhile by a parallel call
+        old = key.certificate
+        issued = _issue_for(user, public_key, subject)
+        locked.certificate = issued
+        locked.save(update_fields=["certificate", "updated_at"])
+        revoke_certificate(old, "superseded")
+    return issued

@@ -117,9 +117,15 @@ def _store(
 
 
 def record_issued(
-    certificate: x509.Certificate, profile_name: str, *, issuer_key_id: bytes, user: User | None
+    certificate: x509.Certificate,
+    profile_name: str,
+    *,
+    issuer_key_id: bytes,
+    user: User | None,
+    assurance_level: str = "",
 ) -> IssuedCertificate:
     return IssuedCertificate.objects.create(
+        assurance_level=assurance_level,
         serial_number=str(certificate.serial_number),
         issuer_key_id=issuer_key_id.hex(),
         profile=profile_name,

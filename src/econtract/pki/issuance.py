@@ -69,12 +69,20 @@ def issue_signing_certificate(
     *,
     common_name: str,
     pseudonym: str,
+    assurance_level: str = "L1",
+    country: str = "",
+    email: str = "",
     validity_days: int = profile.SIGNING_CERT_DEFAULT_DAYS,
+    validity: timedelta | None = None,
+    certificate_profile: str = CertificateProfile.SIGNING,
 ) -> IssuedCertificate:
     """Issue an end-entity signing certificate from the issuing CA and record it.
 
-    ``pseudonym`` must be an opaque identifier (never an ID-card number): the certificate travels
-    inside every signed document.
+    ``common_name`` must be what the identity verification established (identity.assurance decides
+    it; this function cannot know). ``pseudonym`` must be an opaque identifier (never an ID-card
+    number): the certificate travels inside every signed document. ``assurance_level`` selects the
+    certificate policy OID. ``certificate_profile`` is SIGNING for a long-term key, EVENT for a
+    one-time key; ``validity`` overrides ``validity_days`` (event certificates live minutes).
     """
     common_name = common_name.strip()
     pseudonym = pseudonym.strip()
@@ -82,8 +90,14 @@ def issue_signing_certificate(
         raise ValueError(f"common name must be 1..{UB_COMMON_NAME} characters")
     if not pseudonym or len(pseudonym) > UB_PSEUDONYM:
         raise ValueError(f"pseudonym must be 1..{UB_PSEUDONYM} characters")
-    if validity_days < 1:
-        raise ValueError("validity_days must be positive")
+    lifetime = validity if validity is not None else timedelta(days=validity_days)
+    if lifetime <= timedelta(0):
+        raise ValueError("the validity must be positive")
+    if country and not (len(country) == 2 and country.isascii() and country.isalpha() and country.isupper()):
+        raise ValueError("country must be an ISO 3166 alpha-2 code")
+    if certificate_profile not in {CertificateProfile.SIGNING, CertificateProfile.EVENT}:
+        raise ValueError(f"not a signer certificate profile: {certificate_profile!r}")
+    policy_oid = profile.policy_oid_for_level(assurance_level)
     _check_public_key(public_key)
     ensure_platform_pki()
     issuing = platform_identity(Role.ISSUING)
@@ -94,9 +108,18 @@ def issue_signing_certificate(
         issuing=issuing.certificate,
         issuing_key=issuing.private_key,
         now=timezone.now(),
-        lifetime=timedelta(days=validity_days),
+        lifetime=lifetime,
+        policy_oid=policy_oid,
+        country=country,
+        email=email,
     )
-    return record_issued(certificate, CertificateProfile.SIGNING, issuer_key_id=issuing.key_id, user=user)
+    return record_issued(
+        certificate,
+        certificate_profile,
+        issuer_key_id=issuing.key_id,
+        user=user,
+        assurance_level=assurance_level,
+    )
 
 
 def revoke_certificate(issued: IssuedCertificate, reason: str = "key_compromise") -> None:

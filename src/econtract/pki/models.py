@@ -25,6 +25,7 @@ class CertificateProfile:
     """Profile names of issued certificates as plain strings."""
 
     SIGNING = "signing"
+    EVENT = "event"  # a one-time certificate for one signature; its key is destroyed after use
     TSA = "tsa"
     OCSP = "ocsp"
 
@@ -72,6 +73,7 @@ class IssuedCertificate(models.Model):
 
     class Profile(models.TextChoices):
         SIGNING = CertificateProfile.SIGNING, _("signer")
+        EVENT = CertificateProfile.EVENT, _("one-time event certificate")
         TSA = CertificateProfile.TSA, _("time-stamping authority")
         OCSP = CertificateProfile.OCSP, _("OCSP responder")
 
@@ -88,6 +90,8 @@ class IssuedCertificate(models.Model):
         related_name="certificates",
     )
     subject_dn = models.TextField()
+    # The identity assurance level it was issued at ("" for the platform's own certificates).
+    assurance_level = models.CharField(max_length=2, blank=True, default="")
     certificate_der = models.BinaryField()
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()

@@ -13,7 +13,11 @@ from django.conf import settings
 PEN_ARC = "1.3.6.1.4.1.55555"
 
 # Certificate policies (RFC 5280 §4.2.1.4) and the TSA policy (RFC 3161 §2.4.2).
-POLICY_NATURAL_PERSON_SIGNING = f"{PEN_ARC}.1.1.1"
+# Natural-person signing certificates carry one policy per assurance level, <ECONTRACT_POLICY_OID_ARC>.<n>
+# (policy_oid_for_level); by default the arc is PEN.1.1, so L1 is the OID every certificate carried before
+# levels existed (they were all issued on a verified email only).
+DEFAULT_SIGNING_POLICY_ARC = f"{PEN_ARC}.1.1"
+POLICY_NATURAL_PERSON_SIGNING = f"{DEFAULT_SIGNING_POLICY_ARC}.1"
 POLICY_TIMESTAMPING = f"{PEN_ARC}.1.2.1"
 POLICY_OCSP_RESPONDER = f"{PEN_ARC}.1.3.1"
 TSA_POLICY_OID = POLICY_TIMESTAMPING
@@ -52,6 +56,25 @@ PATH_ROOT_DER = "/pki/root.der"
 PATH_ISSUING_DER = "/pki/issuing.der"
 PATH_OCSP = "/pki/ocsp"
 PATH_TSA = "/tsa"
+
+
+ASSURANCE_LEVELS = ("L1", "L2", "L3")
+
+
+def signing_policy_arc() -> str:
+    return str(getattr(settings, "ECONTRACT_POLICY_OID_ARC", "") or DEFAULT_SIGNING_POLICY_ARC).strip()
+
+
+def policy_oid_for_level(level: str) -> str:
+    """The certificate policy OID of a natural-person signing certificate issued at ``level``."""
+    if level not in ASSURANCE_LEVELS:
+        raise ValueError(f"no certificate policy for assurance level {level!r}")
+    return f"{signing_policy_arc()}.{level[1]}"
+
+
+def level_for_policy_oid(oid: str) -> str | None:
+    """The assurance level a signing certificate's policy names, if it is one of ours."""
+    return next((level for level in ASSURANCE_LEVELS if policy_oid_for_level(level) == oid), None)
 
 
 def public_url(path: str) -> str:

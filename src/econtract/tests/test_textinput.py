@@ -136,13 +136,52 @@ def test_the_form_fields_refuse_with_a_message_naming_the_code_point():
 # Text fields whose content the platform makes (hashes, identifiers, our own messages) or copies from
 # text that was checked when a user gave it. Everything else that holds text must be in USER_TEXT.
 PLATFORM_TEXT = {
-    "accounts.User": {"password"},
+    "accounts.User": {"password", "assurance_level"},
     "accounts.ApiKey": {"prefix", "secret_hash"},
     "accounts.LoginLink": {"email", "token_hash"},
+    "accounts.Organization": {
+        "uscc",
+        "legal_rep_id_type",
+        "legal_rep_id_number_masked",
+        "legal_rep_id_digest",
+        "verification_method",
+    },
+    "accounts.OrganizationVerification": {
+        "provider",
+        "provider_reference",
+        "outcome",
+        "requested_role",
+        "bank_account_masked",
+        "bank_reference",
+        "licence_content_type",
+        "licence_sha256",
+    },
+    "accounts.Invitation": {"role", "token_hash"},
     "identity.OtpChallenge": {"subject", "channel", "destination", "code_hash"},
     "identity.OtpSubject": {"subject"},
+    "identity.IdentityVerification": {
+        "id_type",
+        "id_number_masked",
+        "id_number_digest",
+        "phone_masked",
+        "bank_card_masked",
+        "country",
+        "provider",
+        "provider_reference",
+        "outcome",
+    },
+    "identity.IdentityDocumentImage": {"content_type", "sha256"},
+    "identity.WebAuthnCredential": {"credential_id", "rp_id", "aaguid"},
+    "identity.WebAuthnChallenge": {"purpose", "subject", "challenge"},
+    "identity.RecoveryCode": {"code_hash"},
     "pki.PlatformCertificate": {"serial_number", "revocation_reason"},
-    "pki.IssuedCertificate": {"serial_number", "issuer_key_id", "subject_dn", "revocation_reason"},
+    "pki.IssuedCertificate": {
+        "serial_number",
+        "issuer_key_id",
+        "subject_dn",
+        "revocation_reason",
+        "assurance_level",
+    },
     "pki.TimestampRecord": {
         "serial_number",
         "message_imprint",
@@ -189,6 +228,7 @@ PLATFORM_TEXT = {
     "signing.DocumentRevision": {"sha256"},
     "signing.Party": {"signature_field_name"},
     "signing.SigningLink": {"token_hash"},
+    "signing.PartyAccess": {"secret_hash"},
 }
 
 

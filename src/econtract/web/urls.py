@@ -2,7 +2,21 @@
 
 from django.urls import include, path
 
-from econtract.web.views import assets, auth, envelopes, profile, recovery, signing, verify
+from econtract.web.views import (
+    assets,
+    auth,
+    envelopes,
+    identity,
+    profile,
+    recovery,
+    security,
+    signing,
+    signing_accountless,
+    verify,
+)
+from econtract.web.views import oidc as oidc_views
+from econtract.web.views import organizations as org_views
+from econtract.web.views import review as review_views
 
 app_name = "web"
 
@@ -10,6 +24,9 @@ urlpatterns = [
     path("", envelopes.dashboard, name="dashboard"),
     path("login/", auth.login_view, name="login"),
     path("login/link/", auth.login_link_request, name="login_link"),
+    path("login/factor/", security.login_factor, name="login_factor"),
+    path("login/factor/passkey/options/", security.login_passkey_options, name="login_passkey_options"),
+    path("login/factor/passkey/verify/", security.login_passkey_verify, name="login_passkey_verify"),
     path("login/link/<str:token>", auth.login_link_use, name="login_link_use"),
     path("password/reset/", recovery.password_reset_request, name="password_reset"),
     path("password/reset/<str:uidb64>/<str:token>", recovery.password_reset_use, name="password_reset_use"),
@@ -37,11 +54,80 @@ urlpatterns = [
     path("sign/<str:token>/code", signing.sign_code, name="sign_code"),
     path("sign/<str:token>/submit", signing.sign_submit, name="sign_submit"),
     path("sign/<str:token>/decline", signing.sign_decline, name="sign_decline"),
+    path("sign/<str:token>/access/code", signing_accountless.access_code, name="sign_access_code"),
+    path("sign/<str:token>/access/email", signing_accountless.access_email, name="sign_access_email"),
+    path(
+        "sign/<str:token>/access/phone-code",
+        signing_accountless.access_phone_code,
+        name="sign_access_phone_code",
+    ),
+    path("sign/<str:token>/access/phone", signing_accountless.access_phone, name="sign_access_phone"),
+    path("sign/<str:token>/identity", signing_accountless.identity, name="sign_identity"),
+    path(
+        "sign/<str:token>/identity/confirm", signing_accountless.identity_confirm, name="sign_identity_confirm"
+    ),
+    path("sign/<str:token>/event/codes", signing_accountless.sign_codes, name="sign_event_codes"),
+    path("sign/<str:token>/event/sign", signing_accountless.sign_event, name="sign_event"),
+    path("sign/<str:token>/document", signing_accountless.document, name="sign_document"),
+    path("sign/<str:token>/access/decline", signing_accountless.decline, name="sign_access_decline"),
+    path(
+        "sign/<str:token>/pages/v<int:version>/<int:page>.png",
+        signing_accountless.page_image,
+        name="sign_page_image",
+    ),
     path("profile/", profile.profile, name="profile"),
     path("profile/pin/", profile.profile_pin, name="profile_pin"),
+    path("profile/security/", security.security, name="security"),
+    path("profile/security/totp/", security.totp_begin, name="security_totp_begin"),
+    path("profile/security/totp/confirm/", security.totp_confirm, name="security_totp_confirm"),
+    path("profile/security/factors/<uuid:pk>/remove/", security.factor_remove, name="security_factor_remove"),
+    path("profile/security/recovery-codes/", security.recovery_codes_renew, name="security_recovery_codes"),
+    path("profile/security/passkeys/options/", security.passkey_options, name="security_passkey_options"),
+    path("profile/security/passkeys/register/", security.passkey_register, name="security_passkey_register"),
+    path("oidc/login/", oidc_views.oidc_login, name="oidc_login"),
+    path("oidc/verify/", oidc_views.oidc_verify, name="oidc_verify"),
+    path("oidc/callback/", oidc_views.oidc_callback, name="oidc_callback"),
+    path("oidc/link/", oidc_views.oidc_link, name="oidc_link"),
+    path("profile/identity/", identity.identity_page, name="identity"),
+    path("profile/identity/verify/", identity.identity_start, name="identity_start"),
+    path("profile/identity/<uuid:pk>/confirm/", identity.identity_confirm, name="identity_confirm"),
+    path("profile/identity/<uuid:pk>/revoke/", identity.identity_revoke, name="identity_revoke"),
+    path("profile/identity/manual/", review_views.identity_manual, name="identity_manual"),
+    path("profile/identity/face/", review_views.identity_face, name="identity_face"),
+    path("profile/identity/<uuid:pk>/reveal/", review_views.identity_reveal, name="identity_reveal"),
+    path("profile/reauthenticate/", review_views.reauth_view, name="reauth"),
+    path("profile/export/", review_views.profile_export, name="profile_export"),
+    path("review/", review_views.review_queue, name="review_queue"),
+    path("review/<uuid:pk>/", review_views.review_detail, name="review_detail"),
+    path("review/<uuid:pk>/images/<uuid:image_id>", review_views.review_image, name="review_image"),
+    path("review/<uuid:pk>/approve/", review_views.review_approve, name="review_approve"),
+    path("review/<uuid:pk>/reject/", review_views.review_reject, name="review_reject"),
     path("profile/api-keys/", profile.apikey_create, name="apikey_create"),
     path("profile/api-keys/<uuid:pk>/revoke/", profile.apikey_revoke, name="apikey_revoke"),
     path("verify/", verify.verify_page, name="verify_page"),
+    path("organizations/", org_views.organization_list, name="organizations"),
+    path("organizations/<uuid:pk>/", org_views.organization_detail, name="organization_detail"),
+    path("organizations/<uuid:pk>/verify/bank/", org_views.organization_verify_bank, name="organization_verify_bank"),
+    path(
+        "organizations/<uuid:pk>/verify/<uuid:vid>/confirm/",
+        org_views.organization_confirm,
+        name="organization_confirm",
+    ),
+    path("organizations/<uuid:pk>/verify/licence/", org_views.organization_licence, name="organization_licence"),
+    path("organizations/<uuid:pk>/verify/letter/", org_views.organization_verify_letter, name="organization_letter"),
+    path("organizations/<uuid:pk>/invite/", org_views.organization_invite, name="organization_invite"),
+    path(
+        "organizations/<uuid:pk>/members/<uuid:user_id>/", org_views.organization_member, name="organization_member"
+    ),
+    path("organizations/<uuid:pk>/departments/", org_views.organization_department, name="organization_department"),
+    path("organizations/invitations/<str:token>", org_views.invitation_accept, name="invitation_accept"),
+    path("organizations/reviews/", org_views.licence_reviews, name="organization_reviews"),
+    path(
+        "organizations/reviews/<uuid:vid>/licence",
+        org_views.licence_image,
+        name="organization_licence_image",
+    ),
+    path("organizations/reviews/<uuid:vid>/decide/", org_views.licence_decide, name="organization_licence_decide"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("favicon.ico", assets.favicon, name="favicon"),
 ]

@@ -9,6 +9,7 @@ from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
 from econtract.accounts.services import create_user
+from econtract.identity.tests.factories import verify_identity
 from econtract.pki.services import ensure_platform_pki, platform_certificate, platform_chain
 
 
@@ -26,12 +27,13 @@ def fast_kdf(settings):
 
 @pytest.fixture
 def user(db):
-    return create_user("zhang.san@example.com", None, "张三", email_verified=True)
+    """张三, whose identity was verified (L2), so she may hold a signing certificate."""
+    return verify_identity(create_user("zhang.san@example.com", None, "张三", email_verified=True))
 
 
 @pytest.fixture
 def other_user(db):
-    return create_user("li.si@example.com", None, "李四", email_verified=True)
+    return verify_identity(create_user("li.si@example.com", None, "李四", email_verified=True))
 
 
 def write_pem(path: Path, *certs: asn1_x509.Certificate) -> Path:
