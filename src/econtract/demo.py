@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -17,8 +18,11 @@ from econtract.accounts.models import Organization, User
 from econtract.accounts.services import add_member, create_api_key, create_enterprise, create_personal_account
 from econtract.documents.samples import make_contract_pdf
 from econtract.evidence.services import RequestContext
+from econtract.identity import assurance, verification
 from econtract.identity import services as otp_service
-from econtract.identity.models import OtpChallenge
+from econtract.identity.idnumbers import IdType
+from econtract.identity.models import IdentityVerification, OtpChallenge
+from econtract.identity.providers import CheckMethod, IdentityCheck, Outcome, get_identity_provider
 from econtract.pki import custody
 from econtract.pki.services import ensure_platform_pki
 from econtract.signing import services as signing
@@ -33,11 +37,23 @@ class DemoUser:
     password: str
     pin: str
     full_name: str
+    # A sandbox test identity (identity/sandbox_identities.json): the name her certificate carries.
+    verified_name: str
+    id_number: str
 
 
 DEMO_USERS = (
-    DemoUser("alice@demo.econtract.local", "demo-Alice-2026", "246810", "张丽 Alice Zhang"),
-    DemoUser("bob@demo.econtract.local", "demo-Bob-2026", "135790", "李明 Bob Li"),
+    DemoUser(
+        "alice@demo.econtract.local",
+        "demo-Alice-2026",
+        "246810",
+        "张丽 Alice Zhang",
+        "张丽",
+        "110105199003070025",
+    ),
+    DemoUser(
+        "bob@demo.econtract.local", "demo-Bob-2026", "135790", "李明 Bob Li", "李明", "110101198808150137"
+    ),
 )
 
 
@@ -55,9 +71,51 @@ def _ensure_user(spec: DemoUser) -> User:
     else:
         user.set_password(spec.password)
         user.save(update_fields=["password"])
+    _verify_identity(user, spec)
     if not hasattr(user, "signer_key"):
         custody.set_signing_pin(user, spec.pin)
     return user
+
+
+def _verify_identity(user: User, spec: DemoUser) -> None:
+    """Verify the demo user at L2 (2 elements) before any certificate is made for her.
+
+    The demo runs before the server, so the provider is asked in-process: the sandbox, which knows
+    the demo identities. A real provider (ECONTRACT_IDP_URL) does not, and the demo says so.
+    """
+    current = assurance.current_identity(user)
+    if current is not None and current.name == spec.verified_name:
+        return
+    check = IdentityCheck(
+        method=CheckMethod.ID_2EL,
+        name=spec.verified_name,
+        id_type=IdType.CN_RESIDENT,
+        id_number=spec.id_number,
+    )
+    result = get_identity_provider(in_process=True).check_identity(check)
+    if result.outcome is not Outcome.MATCH:
+        raise ImproperlyConfigured(
+            f"the identity provider answered {result.outcome} for the demo identity of {spec.email}: the demo "
+            "users are sandbox test identities; run the demo without ECONTRACT_IDP_URL"
+        )
+    context = RequestContext.system("econtract demo")
+    pending = verification.create_pending(
+        user,
+        method=IdentityVerification.Method.ID_2EL,
+        name=spec.verified_name,
+        id_type=IdType.CN_RESIDENT,
+        id_number=spec.id_number,
+        context=context,
+    )
+    verification.mark_verified(
+        pending,
+        provider=result.provider,
+        reference=result.reference,
+        sandbox=result.sandbox,
+        outcome=str(result.outcome),
+        context=context,
+    )
+    user.refresh_from_db()
 
 
 def _sign_as(envelope: Envelope, user: User, pin: str) -> None:

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 
+import pyotp
 import pytest
 from django.urls import reverse
 
 from econtract.accounts.services import create_enterprise, create_personal_account
 from econtract.documents.samples import make_contract_pdf
+from econtract.identity import factors
+from econtract.identity.tests.factories import verify_identity
 from econtract.signing.models import Envelope, SignatureField
 from tests.mailbox import CODE, SIGNING_LINK, Outbox
 
@@ -68,7 +72,11 @@ def log_in(page, email_address: str) -> None:
 def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, settings):
     sender = create_personal_account("sender@acme.test", PASSWORD, "王五 Wang Wu", email_verified=True)
     create_enterprise("Acme 科技有限公司", sender)
+    enrolment = factors.begin_totp_enrolment(sender)
+    factors.confirm_totp_enrolment(sender, pyotp.TOTP(enrolment.secret).at(time.time() - 30))
+    sender_totp = enrolment.secret
     signer = create_personal_account("signer@example.test", PASSWORD, "李四 Li Si", email_verified=True)
+    verify_identity(signer, name="李四")  # a certificate names only a verified person
     inbox = Outbox(settings.OUTBOX_DIR)
     pdf = make_contract_pdf("浏览器测试合同 Browser Test", ["甲方 Party A", "乙方 Party B"], pages=2)
 
@@ -88,6 +96,10 @@ def test_sender_draws_a_box_and_the_signer_signs_on_a_phone(site, chromium, sett
     page.set_default_timeout(15_000)
     page.goto(site + reverse("web:login"))
     log_in(page, sender.email)
+    # an owner of an enterprise must pass a second factor (tests/browser/test_passkeys.py for passkeys)
+    page.wait_for_url(site + reverse("web:login_factor"))
+    page.fill("#id_code", pyotp.TOTP(sender_totp).now())
+    page.click("#code-login-form button[type=submit]")
     page.wait_for_url(site + reverse("web:dashboard"))
     page.goto(site + reverse("web:envelope_new"))
     page.fill("#id_title", "浏览器测试合同 Browser Test")

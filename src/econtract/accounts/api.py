@@ -1,12 +1,28 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import Field
 
 from econtract.api.openapi import responses
+from econtract.identity import assurance
+from econtract.identity.providers import identity_provider_is_sandbox
+from econtract.identity.verification import identity_summary
 from econtract.pki import custody
 
 router = Router(tags=["me"])
+
+
+class IdentityOut(Schema):
+    name: str
+    id_type: str | None = Field(
+        description="cn_resident, passport, …; null when the method names no document"
+    )
+    id_number_masked: str | None = Field(description="e.g. 110***********002X; never the whole number")
+    method: str
+    verified_at: datetime | None = None
 
 
 class MeOut(Schema):
@@ -15,6 +31,11 @@ class MeOut(Schema):
     full_name: str
     email_verified: bool
     has_signing_key: bool
+    assurance_level: str = Field(description="L0 to L3 (docs/identity.md)")
+    identity: IdentityOut | None = Field(description="the verified identity, or null")
+    identity_provider_sandbox: bool = Field(
+        description="identities are checked against the sandbox's test data, not a real register"
+    )
 
 
 class SigningPinIn(Schema):
@@ -36,7 +57,17 @@ def me(request: HttpRequest) -> dict:
         "full_name": user.full_name,
         "email_verified": user.email_verified,
         "has_signing_key": hasattr(user, "signer_key"),
+        "assurance_level": assurance.level_of(user),
+        "identity": _identity(user),
+        "identity_provider_sandbox": identity_provider_is_sandbox(),
     }
+
+
+def _identity(user: object) -> dict | None:
+    summary = identity_summary(user)
+    if summary is None:
+        return None
+    return {key: summary.get(key) for key in ("name", "id_type", "id_number_masked", "method", "verified_at")}
 
 
 @router.put(

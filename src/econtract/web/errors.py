@@ -42,6 +42,9 @@ MESSAGES = {
     "already_signed": gettext_lazy("This party has already signed."),
     "not_this_party": gettext_lazy("You may not act for this party or envelope."),
     "link_invalid": gettext_lazy("This signing link is not valid or has expired."),
+    "party_access_required": gettext_lazy(
+        "Confirm your email address (and phone) with a new code first: the earlier confirmation has expired."
+    ),
     # uploads
     "not_pdf": gettext_lazy("The file is not a PDF."),
     "corrupt": gettext_lazy("The PDF is damaged and cannot be read."),
@@ -65,6 +68,33 @@ MESSAGES = {
     # real-name identity
     "invalid_id_number": gettext_lazy("The document number is not valid for this document type."),
     "invalid_uscc": gettext_lazy("The unified social credit code is not valid."),
+    # identity document images, operator review, re-authentication
+    "not_an_image": gettext_lazy("The file is not a JPEG or PNG image, or has something else inside it."),
+    "invalid_image": gettext_lazy("The image cannot be used."),
+    "image_too_large": gettext_lazy("The image is larger than the upload limit."),
+    "review_not_permitted": gettext_lazy("Reviewing identity documents is for operators."),
+    "self_review_refused": gettext_lazy("You cannot review your own identity documents."),
+    "review_already_pending": gettext_lazy("Your documents are already waiting for review."),
+    "review_reason_required": gettext_lazy("Give a reason the person can act on."),
+    "reauthentication_required": gettext_lazy("The password or code is wrong."),
+    "assurance_required": gettext_lazy(
+        "A signing certificate is issued only to a verified identity: verify your identity first."
+    ),
+    "provider_unavailable": gettext_lazy(
+        "The identity provider could not be reached, so nothing was decided. Please try again in a few minutes."
+    ),
+    "identity_in_use": gettext_lazy(
+        "This document is already verified for another account. Recover that account (reset its "
+        "password or ask for a login link) instead of verifying it again here."
+    ),
+    "identity_rate_limited": gettext_lazy(
+        "Too many identity checks were tried for this account, document or address; please try again later."
+    ),
+    "verification_not_pending": gettext_lazy(
+        "This verification is already finished; start a new one if you need to."
+    ),
+    "unsupported_method": gettext_lazy("This verification method is not available here."),
+    "invalid_verification_request": gettext_lazy("The verification request is incomplete."),
     "weak_pin": gettext_lazy(
         "The PIN must be 6 to 12 digits and hard to guess (not 123456, 111111 or 121212)."
     ),
@@ -100,6 +130,10 @@ WITH_DETAIL = frozenset(
         "envelope_not_editable",
         "invalid_id_number",
         "invalid_uscc",
+        "not_an_image",
+        "invalid_image",
+        "image_too_large",
+        "invalid_verification_request",
     }
 )
 

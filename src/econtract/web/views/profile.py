@@ -8,14 +8,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from econtract.accounts.models import ApiKey
 from econtract.accounts.services import create_api_key, primary_organization, revoke_api_key
+from econtract.identity import assurance
+from econtract.identity.verification import identity_summary
 from econtract.pki import custody
 from econtract.web.errors import DOMAIN_ERRORS, error_message
 from econtract.web.forms import ApiKeyForm, PinSetupForm
+from econtract.web.views.identity import identity_url, needs_identity
 
 
 def _has_signing_key(user: Any) -> bool:
@@ -31,6 +35,11 @@ def _render(request: HttpRequest, status: int = 200, **extra: Any) -> HttpRespon
         "key_form": ApiKeyForm(user=user, initial={"organization": primary_organization(user)}),
         "api_keys": ApiKey.objects.filter(user=user).select_related("organization").order_by("-created_at"),
         "memberships": user.memberships.select_related("organization").order_by("created_at"),
+        "assurance_level": assurance.level_of(user),
+        "identity": identity_summary(user),
+        "identity_needed": needs_identity(user),
+        "required_level": assurance.min_signing_assurance(),
+        "identity_url": identity_url(reverse("web:profile") + "#pin"),
     }
     context.update(extra)
     return render(request, "web/profile.html", context, status=status)

@@ -13,5 +13,9 @@ class Command(BaseCommand):
         self.stdout.write("Demo data (for trying econtract locally; never use these accounts in production):")
         for user in result.users:
             self.stdout.write(f"  email={user.email}  password={user.password}  PIN={user.pin}")
+        names = ", ".join(user.verified_name for user in result.users)
+        self.stdout.write(
+            f"Identities ({names}) verified at L2 by the sandbox identity provider: test data, not a real register."
+        )
         self.stdout.write(f"API key ({result.users[0].email}): {result.api_key}")
         self.stdout.write(f"Signed sample contract: {result.sample_path}")
