@@ -9,6 +9,8 @@ class IdentityConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
-        from econtract.identity.checks import identity_provider
+        from econtract.identity.checks import identity_provider, oidc_provider, webauthn_relying_party
 
         checks.register(identity_provider)
+        checks.register(webauthn_relying_party)
+        checks.register(oidc_provider)

@@ -64,6 +64,7 @@ def test_a_locked_out_owner_logs_in_with_an_emailed_link(make_user, outbox):
         ("registered", None),
         ("login_link_sent", "198.51.100.5"),
         ("login_link_used", "198.51.100.5"),
+        ("logged_in", "198.51.100.5"),  # web.mfa: how (link), and that no second factor was due
     ]
 
     # Used once: a second use (another browser) is refused.

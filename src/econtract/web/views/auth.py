@@ -27,6 +27,7 @@ from econtract.identity import services as otp_service
 from econtract.identity.errors import IdentityError
 from econtract.identity.models import OtpChallenge
 from econtract.notifications.services import send_email
+from econtract.web import mfa
 from econtract.web.errors import error_message, login_wait_message, with_retry_after
 from econtract.web.forms import (
     LoginForm,
@@ -42,10 +43,9 @@ REGISTER_SESSION_KEY = "web_register"
 REGISTER_PROOF_LIFETIME = timedelta(minutes=30)
 
 
-def _first_factor_passed(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
-    """Password or login link: either proves the first factor only (step 3's MFA goes here)."""
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return redirect(next_url)
+def _first_factor_passed(request: HttpRequest, user: User, next_url: str, *, via: str) -> HttpResponse:
+    """Password or login link: either proves the first factor only; web.mfa asks for the second."""
+    return mfa.first_factor_passed(request, user, next_url, via=via)
 
 
 @require_http_methods(["GET", "POST"])
@@ -67,7 +67,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, login_wait_message(exc))
             else:
                 if user is not None:
-                    return _first_factor_passed(request, user, next_url)
+                    return _first_factor_passed(request, user, next_url, via="password")
                 form.add_error(None, _("Email or password is wrong."))
     else:
         form = LoginForm(initial={"email": request.GET.get("email", "")})
@@ -112,7 +112,7 @@ def login_link_use(request: HttpRequest, token: str) -> HttpResponse:
             user = use_login_link(token, RequestContext.from_request(request))
         except LoginLinkInvalid:
             return render(request, "web/login_link.html", {"stage": "invalid"}, status=404)
-        return _first_factor_passed(request, user, reverse("web:dashboard"))
+        return _first_factor_passed(request, user, reverse("web:dashboard"), via="login_link")
     return render(request, "web/login_link.html", {"stage": "confirm"})
 
 
