@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from econtract.identity.providers.sandbox import TestIdentity, answer, load_identities
+from econtract.identity.providers.sandbox import TestIdentity, answer, answer_face, load_identities
 
 
 @cache
@@ -24,6 +24,22 @@ def sandbox_idp(request: HttpRequest) -> HttpResponse:
     if not settings.ECONTRACT_IDP_SANDBOX:
         raise Http404("the sandbox identity provider is off")
     status, content = answer(
+        request.body,
+        request.headers.get("Authorization", ""),
+        settings.ECONTRACT_IDP_SANDBOX_KEY,
+        _identities(),
+    )
+    return HttpResponse(
+        json.dumps(content, ensure_ascii=False), status=status, content_type="application/json"
+    )
+
+
+@csrf_exempt  # the same machine protocol: face checks at /sandbox/idp/face
+@require_POST
+def sandbox_idp_face(request: HttpRequest) -> HttpResponse:
+    if not settings.ECONTRACT_IDP_SANDBOX:
+        raise Http404("the sandbox identity provider is off")
+    status, content = answer_face(
         request.body,
         request.headers.get("Authorization", ""),
         settings.ECONTRACT_IDP_SANDBOX_KEY,

@@ -11,6 +11,8 @@ from django.conf import settings
 
 from econtract.identity.providers.base import (
     CheckMethod,
+    EnterpriseCheck,
+    FaceCheck,
     IdentityCheck,
     IdentityCheckResult,
     IdentityProvider,
@@ -21,6 +23,8 @@ from econtract.identity.providers.sandbox import SandboxProvider
 
 __all__ = [
     "CheckMethod",
+    "EnterpriseCheck",
+    "FaceCheck",
     "HttpJsonProvider",
     "IdentityCheck",
     "IdentityCheckResult",

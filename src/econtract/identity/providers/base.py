@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-from econtract.identity.idnumbers import IdType, validate_id_number
+from econtract.identity.idnumbers import IdType, validate_id_number, validate_uscc
 
 
 class CheckMethod(enum.StrEnum):
@@ -67,7 +68,84 @@ class IdentityCheckResult:
     detail: str = ""  # why there is no verdict (unavailable only); never names the person
 
 
+ENTERPRISE_4EL = "enterprise_4el"  # the protocol's method name for an EnterpriseCheck
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseCheck:
+    """The enterprise 4-element check: the organisation's name and unified social credit code, and
+    its legal representative's name and document number, all four registered together. Both numbers
+    are checked locally on construction (InvalidUscc, InvalidIdNumber) and kept normalised."""
+
+    name: str
+    uscc: str
+    legal_rep_name: str
+    legal_rep_id_type: IdType
+    legal_rep_id_number: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "uscc", validate_uscc(self.uscc))
+        validated = validate_id_number(self.legal_rep_id_type, self.legal_rep_id_number)
+        object.__setattr__(self, "legal_rep_id_number", validated.number)
+        object.__setattr__(self, "name", self.name.strip())
+        object.__setattr__(self, "legal_rep_name", self.legal_rep_name.strip())
+        if not self.name or not self.legal_rep_name:
+            raise ValueError("an enterprise check needs the organisation's and the representative's names")
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "method": ENTERPRISE_4EL,
+            "name": self.name,
+            "uscc": self.uscc,
+            "legal_representative_name": self.legal_rep_name,
+            "legal_representative_id_type": str(self.legal_rep_id_type),
+            "legal_representative_id_number": self.legal_rep_id_number,
+        }
+
+
+FACE = "face"  # the protocol's method name for a FaceCheck
+
+
+@dataclass(frozen=True, slots=True)
+class FaceCheck:
+    """A face comparison: is the person in ``selfie`` the holder of this name and document number (the
+    photo on the register's record)? ``selfie`` is an image already cleaned by identity.images (JPEG or
+    PNG, re-encoded, no metadata). The number is checked locally on construction (InvalidIdNumber).
+    Liveness (that a living person took the selfie now) is the provider's claim, never the sandbox's."""
+
+    name: str
+    id_type: IdType
+    id_number: str
+    selfie: bytes = field(repr=False)
+    content_type: str = "image/jpeg"
+
+    def __post_init__(self) -> None:
+        validated = validate_id_number(self.id_type, self.id_number)
+        object.__setattr__(self, "id_number", validated.number)
+        object.__setattr__(self, "name", self.name.strip())
+        if not self.name:
+            raise ValueError("a face check needs the holder's name")
+        if not self.selfie:
+            raise ValueError("a face check needs the selfie")
+        if self.content_type not in {"image/jpeg", "image/png"}:
+            raise ValueError("the selfie must be a JPEG or PNG image")
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "method": FACE,
+            "name": self.name,
+            "id_type": str(self.id_type),
+            "id_number": self.id_number,
+            "selfie": base64.b64encode(self.selfie).decode(),
+            "selfie_content_type": self.content_type,
+        }
+
+
 class IdentityProvider(Protocol):
     name: str
 
     def check_identity(self, request: IdentityCheck) -> IdentityCheckResult: ...
+
+    def check_enterprise(self, request: EnterpriseCheck) -> IdentityCheckResult: ...
+
+    def check_face(self, request: FaceCheck) -> IdentityCheckResult: ...

@@ -14,7 +14,13 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from econtract.identity.providers.base import IdentityCheck, IdentityCheckResult, Outcome
+from econtract.identity.providers.base import (
+    EnterpriseCheck,
+    FaceCheck,
+    IdentityCheck,
+    IdentityCheckResult,
+    Outcome,
+)
 from econtract.jsoninput import JsonRefused, load_json
 
 logger = logging.getLogger(__name__)
@@ -38,11 +44,21 @@ class HttpJsonProvider:
         self.name = parts.hostname or url
 
     def check_identity(self, request: IdentityCheck) -> IdentityCheckResult:
+        return self._ask(request.as_json())
+
+    def check_enterprise(self, request: EnterpriseCheck) -> IdentityCheckResult:
+        return self._ask(request.as_json())
+
+    def check_face(self, request: FaceCheck) -> IdentityCheckResult:
+        # A face check goes to the provider's "face" resource beside its check URL: <url>/face.
+        return self._ask(request.as_json(), url=face_url(self.url))
+
+    def _ask(self, question: dict[str, Any], url: str | None = None) -> IdentityCheckResult:
         headers = {"Authorization": f"Bearer {self.key}", "Accept": "application/json"}
         try:
             with requests.post(
-                self.url,
-                json=request.as_json(),
+                url or self.url,
+                json=question,
                 headers=headers,
                 timeout=self.timeout,
                 allow_redirects=False,
@@ -97,6 +113,11 @@ class HttpJsonProvider:
             sandbox=False,
             detail=detail,
         )
+
+
+def face_url(url: str) -> str:
+    """Where face checks are POSTed: the check URL's ``face`` sub-resource."""
+    return url.rstrip("/") + "/face"
 
 
 def _read_bounded(response: requests.Response) -> bytes | None:
