@@ -75,3 +75,31 @@ def managed_envelopes_q(user: Any, prefix: str = "") -> Q:
     return Q(**{f"{prefix}organization_id__in": managing_orgs}) | Q(
         **{f"{prefix}created_by": user, f"{prefix}organization_id__in": member_orgs}
     )
+
+
+# --- managing the organisation itself (accounts.organizations) ----------------------------------
+
+# Roles that manage the organisation: its verification, members, invitations, roles and departments.
+MANAGE_ORGANIZATION_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN})
+
+
+def may_manage_organization(user: Any, organization_id: Any) -> bool:
+    return role_in(organization_id, user) in MANAGE_ORGANIZATION_ROLES
+
+
+def require_organization_manager(user: Any, organization_id: Any, what: str) -> str:
+    """The caller's role; NotPermitted (403) unless she is the organisation's owner or an admin."""
+    role = role_in(organization_id, user)
+    if role not in MANAGE_ORGANIZATION_ROLES:
+        logger.info("refused %s in organisation %s to user %s", what, organization_id, getattr(user, "pk", None))
+        raise NotPermitted(f"only the organisation's owner and admins may {what}")
+    return role
+
+
+def may_assign_role(actor_role: str, current_role: str | None, new_role: str) -> bool:
+    """An owner assigns any role; an admin any but owner, and never changes an owner's role."""
+    if actor_role == Membership.Role.OWNER:
+        return True
+    if actor_role != Membership.Role.ADMIN:
+        return False
+    return Membership.Role.OWNER not in {current_role, new_role}
