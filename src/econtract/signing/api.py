@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Literal, cast
 from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Q
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import BaseModel, Field, FiniteFloat, ValidationError
@@ -25,16 +26,38 @@ from econtract.notifications.services import public_status
 from econtract.signing import services
 from econtract.signing.errors import InvalidEnvelope
 from econtract.signing.models import Envelope, Party
+from econtract.signing.services import willingness
 from econtract.textinput import MultiLineText, SingleLineText
 
 router = Router(tags=["envelopes"])
+
+
+WillingnessMethod = Literal["email_otp", "sms_otp", "totp", "webauthn"]
+
+
+def _default_willingness() -> list[WillingnessMethod]:
+    return ["email_otp"]
 
 
 class PartyIn(BaseModel):
     name: SingleLineText = Field(min_length=1, max_length=200)
     email: SingleLineText = Field(min_length=3, max_length=254)
     order: int = Field(default=1, ge=1, le=100)
-    phone: SingleLineText = Field(default="", max_length=32)
+    phone: SingleLineText = Field(
+        default="",
+        max_length=32,
+        description="Mobile number (E.164, or a mainland number); needed for sms_otp",
+    )
+    min_assurance: Literal["L1", "L2", "L3"] | None = Field(
+        default=None,
+        description="Identity assurance the party must reach before signing; the platform's minimum "
+        "(ECONTRACT_MIN_SIGNING_ASSURANCE) applies when it is higher, and when this is left out",
+    )
+    willingness: WillingnessMethod | list[WillingnessMethod] = Field(
+        default_factory=_default_willingness,
+        description="Willingness checks, all required at signing; totp and webauthn require the party "
+        "to sign with an account",
+    )
 
 
 class FieldIn(BaseModel):
@@ -60,6 +83,10 @@ class PartyOut(Schema):
     order: int
     status: str
     signed_at: datetime | None = None
+    phone: str = ""
+    min_assurance: str  # what the sender asked
+    required_assurance: str  # the higher of that and the platform's minimum, now
+    willingness: list[str]
     # Of the party's latest signing-link email: none, queued, retrying, sent or failed (with the error).
     notification_status: str = "none"
     notification_error: str = ""
@@ -108,13 +135,20 @@ class ReasonIn(Schema):
 
 
 class SignIn(Schema):
-    otp: str
+    otp: str = Field(default="", description="The emailed code (willingness email_otp)")
     pin: str
+    sms_otp: str = Field(default="", description="The texted code (willingness sms_otp)")
+    totp: str = Field(default="", description="The authenticator app's code (willingness totp)")
+    webauthn: dict | None = Field(
+        default=None, description="The passkey assertion (willingness webauthn), as the browser returns it"
+    )
 
 
 class OtpOut(Schema):
     sent_to: str
     expires_at: datetime
+    # PublicKeyCredentialRequestOptions when the party's willingness asks for a passkey
+    webauthn: dict | None = None
 
 
 def envelope_out(envelope: Envelope) -> dict:
@@ -147,6 +181,10 @@ def parties_out(envelope: Envelope, parties: list[Party]) -> list[dict]:
                 "order": party.order,
                 "status": party.status,
                 "signed_at": party.signed_at,
+                "phone": party.phone,
+                "min_assurance": party.min_assurance,
+                "required_assurance": str(willingness.effective_level(party)),
+                "willingness": list(willingness.party_willingness(party)),
                 "notification_status": public_status(mail),
                 "notification_error": mail.last_error if mail is not None else "",
             }
@@ -207,7 +245,14 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
         title=parsed.title,
         pdf=data,
         parties=[
-            services.PartySpec(name=p.name, email=p.email, order=p.order, phone=p.phone)
+            services.PartySpec(
+                name=p.name,
+                email=p.email,
+                order=p.order,
+                phone=p.phone,
+                min_assurance=p.min_assurance or "",
+                willingness=tuple([p.willingness] if isinstance(p.willingness, str) else p.willingness),
+            )
             for p in parsed.parties
         ],
         fields=[
@@ -348,10 +393,25 @@ def list_events(request: HttpRequest, envelope_id: UUID, page: PageQuery) -> dic
 def request_otp(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict:
     """Send the willingness code to the party's email. Only the user matched to the party may ask."""
     _visible(request, envelope_id)
+    party = get_object_or_404(Party, pk=party_id, envelope_id=envelope_id)
+    options = None
+    if willingness.WEBAUTHN in willingness.party_willingness(party) and services.user_may_act_as(
+        party, _user(request)
+    ):
+        from econtract.identity import factors
+
+        options = factors.begin_webauthn_assertion(_user(request), purpose="sign", subject=str(party.id))
     challenge = services.request_signing_code(
-        envelope_id, party_id, _user(request), RequestContext.from_request(request)
+        envelope_id, party_id, _user(request), RequestContext.from_request(request), request
     )
-    return {"sent_to": _mask_email(challenge.destination), "expires_at": challenge.expires_at}
+    if challenge is None:  # no code to send: an authenticator app or a passkey only
+        return {"sent_to": "", "expires_at": timezone.now(), "webauthn": options}
+    sent_to = (
+        _mask_email(challenge.destination)
+        if challenge.channel == "email"
+        else _mask_phone(challenge.destination)
+    )
+    return {"sent_to": sent_to, "expires_at": challenge.expires_at, "webauthn": options}
 
 
 @router.post(
@@ -366,6 +426,9 @@ def sign(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: SignI
         _user(request),
         otp=payload.otp,
         pin=payload.pin,
+        sms_otp=payload.sms_otp,
+        totp=payload.totp,
+        webauthn=payload.webauthn,
         context=RequestContext.from_request(request),
     )
     return envelope_out(envelope)
@@ -397,6 +460,10 @@ def remind(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict:
     envelope = _visible(request, envelope_id)
     party = services.remind(envelope, party_id, _user(request), RequestContext.from_request(request))
     return parties_out(envelope, [party])[0]
+
+
+def _mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}" if len(phone) > 7 else "***"
 
 
 def _mask_email(email: str) -> str:

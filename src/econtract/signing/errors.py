@@ -43,3 +43,9 @@ class ReminderTooSoon(SigningError):
     def __init__(self, message: str, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after  # seconds, for Retry-After
+
+
+class PartyAccessRequired(SigningError):
+    """Signing without an account needs a fresh proof of the party's email (and phone) first."""
+
+    code = "party_access_required"

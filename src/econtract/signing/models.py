@@ -131,12 +131,41 @@ class Party(models.Model):
     signature_field_name = models.CharField(max_length=64, blank=True)
     declined_at = models.DateTimeField(null=True, blank=True)
     decline_reason = models.TextField(blank=True)
+    # The level the sender asked for (L1..L3); the platform's minimum applies when it is higher.
+    min_assurance = models.CharField(
+        max_length=2, choices=[("L1", "L1"), ("L2", "L2"), ("L3", "L3")], default="L2"
+    )
+    # Willingness methods all required at signing: email_otp, sms_otp, totp, webauthn.
+    willingness = models.JSONField(default=list)
+    # How a party without an account established who she is (identity.IdentityVerification, user null).
+    identity_verification = models.ForeignKey(
+        "identity.IdentityVerification", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["position"]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"
+
+
+class PartyAccess(models.Model):
+    """A browser's proof that it holds a party's email (and phone), for signing without an account.
+
+    The secret lives in that browser's session; only its SHA-256 is stored. It works for this party
+    only and until ``expires_at``.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="accesses")
+    secret_hash = models.CharField(max_length=64, unique=True)
+    email_proved_at = models.DateTimeField()
+    phone_proved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"access to {self.party_id} until {self.expires_at.isoformat()}"
 
 
 class SignatureField(models.Model):

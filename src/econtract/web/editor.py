@@ -86,7 +86,17 @@ def editor_state(envelope: Envelope) -> dict[str, Any]:
         fields.append({"party": index[f.party_id], "page": f.page, "x": x, "y": y, "width": w, "height": h})
     return {
         "pages": page_dimensions(envelope),
-        "parties": [{"name": p.name, "email": p.email, "order": p.order} for p in parties],
+        "parties": [
+            {
+                "name": p.name,
+                "email": p.email,
+                "order": p.order,
+                "phone": p.phone,
+                "min_assurance": p.min_assurance,
+                "willingness": list(p.willingness or []),
+            }
+            for p in parties
+        ],
         "fields": fields,
     }
 
@@ -113,6 +123,13 @@ def _text(value: Any, what: str, limit: int) -> str:
         raise EditorPayloadError(str(exc)) from exc
 
 
+def _methods(value: Any, number: int) -> tuple[str, ...]:
+    """Willingness method names as given; signing.services checks them."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and len(v) <= 16 for v in value):
+        raise EditorPayloadError(f"party {number} willingness must be a list of method names")
+    return tuple(value[:8])
+
+
 def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
     if not raw or len(raw) > MAX_PAYLOAD_CHARS:
         raise EditorPayloadError("the editor sent nothing, or too much")
@@ -136,6 +153,9 @@ def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
                 name=_text(item.get("name", ""), f"party {number} name", 200),
                 email=_text(item.get("email", ""), f"party {number} email", 254).lower(),
                 order=_integer(item.get("order", 1), f"party {number} order"),
+                phone=_text(item.get("phone", ""), f"party {number} phone", 40),
+                min_assurance=_text(item.get("min_assurance", ""), f"party {number} min_assurance", 2),
+                willingness=_methods(item.get("willingness", []), number),
             )
         )
     fields = []
@@ -163,7 +183,17 @@ def state_from_payload(envelope: Envelope, raw: str) -> dict[str, Any] | None:
         return None
     return {
         "pages": page_dimensions(envelope),
-        "parties": [{"name": p.name, "email": p.email, "order": p.order} for p in parties],
+        "parties": [
+            {
+                "name": p.name,
+                "email": p.email,
+                "order": p.order,
+                "phone": p.phone,
+                "min_assurance": p.min_assurance,
+                "willingness": list(p.willingness or []),
+            }
+            for p in parties
+        ],
         "fields": [
             {"party": f.party, "page": f.page, "x": f.x, "y": f.y, "width": f.width, "height": f.height}
             for f in fields

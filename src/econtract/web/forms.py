@@ -190,6 +190,19 @@ class SignForm(forms.Form):
     code = forms.CharField(
         label=_("Code from the email"),
         max_length=6,
+        required=False,  # a party asked only for an SMS code or an authenticator has none
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    sms_code = forms.CharField(
+        label=_("Code from the text message"),
+        max_length=6,
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    totp = forms.CharField(
+        label=_("Code from your authenticator app"),
+        max_length=8,
+        required=False,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
     )
     pin = forms.CharField(
@@ -199,6 +212,8 @@ class SignForm(forms.Form):
     )
 
     def clean_code(self) -> str:
+        if not (self.cleaned_data["code"] or "").strip():
+            return ""
         return _digits(self.cleaned_data["code"], str(_("The code")), minimum=6, maximum=6)
 
     def clean_pin(self) -> str:

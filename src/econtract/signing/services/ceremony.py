@@ -1,4 +1,4 @@
-"""The signing ceremony: willingness code, PIN, one incremental PAdES revision."""
+"""The signing ceremony: assurance level, willingness check, PIN, one incremental PAdES revision."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ from typing import Any
 
 from asn1crypto import x509
 from django.db import transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from econtract.accounts.models import User
 from econtract.evidence.services import RequestContext, record_event
-from econtract.identity import services as otp_service
-from econtract.identity.errors import IdentityError
+from econtract.identity import assurance
 from econtract.identity.models import OtpChallenge
-from econtract.notifications.services import About
 from econtract.pki import custody
 from econtract.pki.errors import PkiError
 from econtract.pki.services import platform_chain, signing_validation_context_for
 from econtract.pki.tsa import get_timestamper
 from econtract.signing import pades
 from econtract.signing.models import DocumentRevision, Envelope, Party
+from econtract.signing.services import willingness
 from econtract.signing.services.envelopes import (
     _authorize_party,
     _bind_party_user,
@@ -34,24 +34,22 @@ logger = logging.getLogger("econtract.signing")
 
 
 def request_signing_code(
-    envelope_id: Any, party_id: Any, user: User, context: RequestContext
-) -> OtpChallenge:
-    """Send the willingness code to the party's verified email."""
+    envelope_id: Any,
+    party_id: Any,
+    user: User,
+    context: RequestContext,
+    client: HttpRequest | str | None = None,
+) -> OtpChallenge | None:
+    """Send the willingness code(s) the party's willingness names (email, SMS); returns the first
+    (None when it names neither, e.g. an authenticator app only)."""
     envelope, party = _load_party(envelope_id, party_id)
     _authorize_party(party, user)
     _check_open(envelope, context)
     _check_turn(party)
-    issued = otp_service.issue_otp(
-        purpose=OtpChallenge.Purpose.SIGN,
-        subject=str(party.id),
-        destination=party.email,
-        user=user,
-        subject_line=f"Signing code for {envelope.title} / 签署验证码",
-        intro=f'Your code to sign "{envelope.title}" is:',
-        # `otp_sent` is recorded once the mail server accepted the code, not when it was queued.
-        about=About(envelope, on_sent="otp_sent", payload={"party": str(party.id), "channel": "email"}),
-    )
-    return issued.challenge
+    # no code for a party who could not sign with it: she is led through verification first
+    willingness.require_level(envelope, party, assurance.level_of(user), context)
+    sent = willingness.send_willingness_codes(envelope, party, user, context, client)
+    return sent[0] if sent else None
 
 
 def _record_refusal(kind: str, envelope: Envelope, party: Party, why: str, context: RequestContext) -> None:
@@ -65,10 +63,25 @@ def _record_refusal(kind: str, envelope: Envelope, party: Party, why: str, conte
     )
 
 
+def _verification_method(user: User) -> str:
+    identity = assurance.current_identity(user)
+    return identity.method if identity is not None else "email"
+
+
 def sign(
-    envelope_id: Any, party_id: Any, user: User, *, otp: str, pin: str, context: RequestContext
+    envelope_id: Any,
+    party_id: Any,
+    user: User,
+    *,
+    otp: str,
+    pin: str,
+    context: RequestContext,
+    sms_otp: str = "",
+    totp: str = "",
+    webauthn: dict[str, Any] | None = None,
 ) -> Envelope:
-    """The party signs: willingness code, then PIN to unwrap her key, then one incremental PAdES revision.
+    """The party signs: her level, the willingness check, then PIN to unwrap her key, then one
+    incremental PAdES revision.
 
     Failed codes and PINs are recorded and counted outside the signing transaction so they stay counted.
     """
@@ -76,22 +89,49 @@ def sign(
     _authorize_party(party, user)
     _check_open(envelope, context)
     _check_turn(party)
-    org = envelope.organization
-    try:
-        challenge = otp_service.check_otp(
-            purpose=OtpChallenge.Purpose.SIGN, subject=str(party.id), code=otp, consume=False
-        )
-    except IdentityError as exc:
-        _record_refusal("otp_failed", envelope, party, exc.code, context)
-        raise
-    record_event("otp_passed", envelope, context, organization=org, payload={"party": str(party.id)})
+    level = assurance.level_of(user)
+    willingness.require_level(envelope, party, level, context)
+    proof = willingness.check_willingness(
+        envelope, party, user, otp=otp, sms_otp=sms_otp, totp=totp, webauthn=webauthn, context=context
+    )
     try:
         private_key, issued = custody.unwrap_signing_key(user, pin)
     except PkiError as exc:
         _record_refusal("pin_failed", envelope, party, exc.code, context)
         raise
     certificate = x509.Certificate.load(bytes(issued.certificate_der))
+    return commit_signature(
+        envelope,
+        party,
+        private_key=private_key,
+        certificate=certificate,
+        signer_name=user.full_name or party.name,
+        proof=proof,
+        evidence={
+            "assurance_level": str(level),
+            "verification_method": _verification_method(user),
+            "willingness": [*proof.methods, "pin"],
+            "key_custody": "pin",
+        },
+        user=user,
+        context=context,
+    )
 
+
+def commit_signature(
+    envelope: Envelope,
+    party: Party,
+    *,
+    private_key: Any,
+    certificate: x509.Certificate,
+    signer_name: str,
+    proof: willingness.WillingnessProof,
+    evidence: dict[str, Any],
+    user: User | None,
+    context: RequestContext,
+) -> Envelope:
+    """One incremental PAdES revision by ``party``, stored, recorded and routed in one transaction."""
+    org = envelope.organization
     with transaction.atomic():
         envelope = _locked(envelope.pk)
         party = Party.objects.select_for_update().get(pk=party.pk)
@@ -112,7 +152,7 @@ def sign(
             private_key=private_key,
             certificate=certificate,
             chain=chain,
-            signer_name=user.full_name or party.name,
+            signer_name=signer_name,
             signed_at_label=pades.signing_time_label(now),
             timestamper=get_timestamper(),
             validation_context=signing_validation_context_for([certificate]),
@@ -124,8 +164,9 @@ def sign(
         party.signed_at = timezone.now()
         party.signature_field_name = field_name
         party.save(update_fields=["status", "signed_at", "signature_field_name"])
-        _bind_party_user(party, user)
-        otp_service.consume_otp(challenge)
+        if user is not None:
+            _bind_party_user(party, user)
+        proof.consume()
         record_event(
             "signed",
             envelope,
@@ -137,7 +178,7 @@ def sign(
                 "field": field_name,
                 "certificate_serial": str(certificate.serial_number),
                 "previous_sha256": current.sha256,
-                "willingness": "email_otp+pin",
+                **evidence,
             },
         )
         _advance(envelope, context)

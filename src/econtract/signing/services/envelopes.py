@@ -18,12 +18,15 @@ from econtract.accounts import permissions
 from econtract.accounts.models import Membership, Organization, User
 from econtract.documents.pdfsafety import inspect_pdf
 from econtract.evidence.services import RequestContext, record_event
+from econtract.notifications.errors import InvalidPhone
+from econtract.notifications.phone import normalise_phone
 from econtract.signing.errors import (
     EnvelopeNotEditable,
     InvalidEnvelope,
     NotThisParty,
 )
 from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
+from econtract.signing.services.willingness import SMS_OTP, clean_min_assurance, clean_willingness
 from econtract.textinput import TextKind, UnsafeText, clean_text
 
 logger = logging.getLogger("econtract.signing")
@@ -40,6 +43,8 @@ class PartySpec:
     email: str
     order: int = 1
     phone: str = ""
+    min_assurance: str = ""  # "" = the platform's minimum (ECONTRACT_MIN_SIGNING_ASSURANCE)
+    willingness: tuple[str, ...] = ()  # () = email_otp only
 
 
 @dataclass(frozen=True)
@@ -124,12 +129,22 @@ def _clean_parties(parties: Sequence[PartySpec]) -> list[PartySpec]:
     seen: set[str] = set()
     cleaned = []
     for number, given in enumerate(parties, start=1):
+        phone = user_text(given.phone, f"party {number} phone", max_length=32)
+        if phone:
+            try:
+                phone = normalise_phone(phone)
+            except InvalidPhone as exc:
+                raise InvalidEnvelope(f"party {number}: phone: {exc}") from exc
         spec = PartySpec(
             name=user_text(given.name, f"party {number} name", max_length=200),
             email=user_text(given.email, f"party {number} email", max_length=254).lower(),
             order=given.order,
-            phone=user_text(given.phone, f"party {number} phone", max_length=32),
+            phone=phone,
+            min_assurance=clean_min_assurance(given.min_assurance, number=number),
+            willingness=clean_willingness(given.willingness, number=number),
         )
+        if SMS_OTP in spec.willingness and not spec.phone:
+            raise InvalidEnvelope(f"party {number}: an SMS willingness code needs the party's phone")
         cleaned.append(spec)
         if not spec.name:
             raise InvalidEnvelope(f"party {number}: a name is required")
@@ -200,6 +215,8 @@ def _create_parties(envelope: Envelope, parties: Sequence[PartySpec]) -> list[Pa
             order=spec.order,
             position=position,
             phone=spec.phone,
+            min_assurance=spec.min_assurance or clean_min_assurance("", number=position + 1),
+            willingness=list(spec.willingness or clean_willingness(None, number=position + 1)),
         )
         for position, spec in enumerate(parties)
     ]

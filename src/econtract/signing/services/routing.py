@@ -298,6 +298,13 @@ def _notify_all(envelope: Envelope, subject: str, body: str) -> None:
 def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context: RequestContext) -> Envelope:
     envelope, party = _load_party(envelope_id, party_id)
     _authorize_party(party, user)
+    return record_decline(envelope, party, reason=reason, user=user, context=context)
+
+
+def record_decline(
+    envelope: Envelope, party: Party, *, reason: str, user: User | None, context: RequestContext
+) -> Envelope:
+    """The party (already authorised: by her account, or by a proof of her email) declines."""
     _check_open(envelope, context)
     reason = user_text(reason, "reason", TextKind.LINES)[:2000]
     with transaction.atomic():
@@ -310,7 +317,8 @@ def decline(envelope_id: Any, party_id: Any, user: User, *, reason: str, context
         party.declined_at = timezone.now()
         party.decline_reason = reason
         party.save(update_fields=["status", "declined_at", "decline_reason"])
-        _bind_party_user(party, user)
+        if user is not None:
+            _bind_party_user(party, user)
         envelope.status = Envelope.Status.DECLINED
         envelope.ended_at = timezone.now()
         envelope.end_reason = reason

@@ -20,14 +20,19 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from econtract.client_address import client_address
+from econtract.identity import assurance
+from econtract.identity.assurance import min_signing_assurance
 from econtract.pki import custody
 from econtract.signing import services
 from econtract.signing.errors import LinkInvalid
 from econtract.signing.models import Envelope, Party
+from econtract.signing.services import willingness
 from econtract.web import editor
 from econtract.web.errors import DOMAIN_ERRORS, error_message
 from econtract.web.forms import DeclineForm, PinSetupForm, SignForm
+from econtract.web.views import signing_accountless
 from econtract.web.views.common import htmx_redirect, is_htmx, request_context
+from econtract.web.views.identity import identity_url, needs_identity
 
 
 def _party(token: str) -> Party | None:
@@ -73,6 +78,9 @@ def _stage(envelope: Envelope, party: Party, user: Any) -> str:
         return "waiting"
     if not hasattr(user, "signer_key"):
         return "set_pin"
+    # the sender may ask more than the platform's minimum, which the signing key already meets
+    if not assurance.meets(assurance.level_of(user), willingness.effective_level(party)):
+        return "verify_identity"
     return "sign"
 
 
@@ -91,7 +99,16 @@ def _ceremony(request: HttpRequest, token: str, party: Party, **extra: Any) -> d
         "pin_form": PinSetupForm(),
         "sign_form": SignForm(),
         "decline_form": DeclineForm(),
+        "willingness": willingness.party_willingness(party),
+        "party_required_level": str(willingness.effective_level(party)),
+        "current_level": str(assurance.level_of(user)),
+        "party_identity_url": identity_url(reverse("web:sign", args=[token])),
     }
+    if user.is_authenticated and not hasattr(user, "signer_key"):
+        # a PIN makes a certificate, and a certificate is issued only to a verified identity
+        context["identity_needed"] = needs_identity(user)
+        context["identity_url"] = identity_url(reverse("web:sign", args=[token]))
+        context["required_level"] = min_signing_assurance()
     context.update(extra)
     return context
 
@@ -108,6 +125,9 @@ def _page_context(request: HttpRequest, token: str, party: Party, **extra: Any) 
         "login_url": reverse("web:login") + "?" + urlencode({"next": here, "email": party.email}),
         "register_url": reverse("web:register") + "?" + urlencode({"next": here, "email": party.email}),
     }
+    if not may_act:
+        context.update(signing_accountless.page_context(request, token, party))
+        context.update(extra)
     if may_act:
         overlays = editor.field_overlays(envelope, party.fields.select_related("party"))
         context["pages"] = [
@@ -129,6 +149,13 @@ def _answer(request: HttpRequest, token: str, party: Party, status: int = 200, *
     if is_htmx(request):
         # htmx leaves 4xx answers unswapped; the panel itself says what went wrong.
         return render(request, "web/_ceremony.html", _ceremony(request, token, party, **extra))
+    return render(request, "web/sign.html", _page_context(request, token, party, **extra), status=status)
+
+
+def render_sign_page(
+    request: HttpRequest, token: str, party: Party, status: int = 200, **extra: Any
+) -> HttpResponse:
+    """The whole signing page (the account-less steps post here and redirect back)."""
     return render(request, "web/sign.html", _page_context(request, token, party, **extra), status=status)
 
 
@@ -174,17 +201,21 @@ def sign_code(request: HttpRequest, token: str) -> HttpResponse:
     party = _acting_party(request, token)
     try:
         challenge = services.request_signing_code(
-            party.envelope_id, party.pk, request.user, request_context(request)
+            party.envelope_id, party.pk, request.user, request_context(request), request
         )
     except DOMAIN_ERRORS as exc:
         return _answer(request, token, party, status=400, error=error_message(exc))
+    if challenge is None:  # an authenticator app only: nothing to send
+        return _answer(request, token, party, code_sent=True)
     return _answer(
         request,
         token,
         party,
         code_sent=True,
         notice=_("We emailed a 6-digit code to %(email)s. It is valid for 5 minutes.")
-        % {"email": challenge.destination},
+        % {"email": challenge.destination}
+        if challenge.channel == "email"
+        else _("We sent a 6-digit code by text message. It is valid for 5 minutes."),
     )
 
 
@@ -201,6 +232,8 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
             request.user,
             otp=form.cleaned_data["code"],
             pin=form.cleaned_data["pin"],
+            sms_otp=(form.cleaned_data.get("sms_code") or "").strip(),
+            totp=(form.cleaned_data.get("totp") or "").strip(),
             context=request_context(request),
         )
     except DOMAIN_ERRORS as exc:

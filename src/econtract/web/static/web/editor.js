@@ -67,6 +67,14 @@
     if (key !== null) showNotice("");
   }
 
+  // Methods the editor does not show (totp, webauthn set through the API) are kept as they were.
+  function willingnessOf(row) {
+    var kept = JSON.parse(row.dataset.willingness || "[]").filter(function (m) { return m !== "sms_otp"; });
+    if (row.querySelector(".party-sms").checked) kept.push("sms_otp");
+    if (kept.length === 0) kept.push("email_otp");
+    return kept;
+  }
+
   function addParty(data) {
     var key = nextKey++;
     var row = rowTemplate.content.firstElementChild.cloneNode(true);
@@ -74,6 +82,14 @@
     row.querySelector(".party-name").value = data.name || "";
     row.querySelector(".party-email").value = data.email || "";
     row.querySelector(".party-order").value = String(data.order || parties.length + 1);
+    row.querySelector(".party-level").value = data.min_assurance || "";
+    row.querySelector(".party-phone").value = data.phone || "";
+    var methods = data.willingness || [];
+    row.querySelector(".party-sms").checked = methods.indexOf("sms_otp") >= 0;
+    row.dataset.willingness = JSON.stringify(methods);
+    row.querySelector(".party-level").addEventListener("change", markDirty);
+    row.querySelector(".party-phone").addEventListener("input", markDirty);
+    row.querySelector(".party-sms").addEventListener("change", markDirty);
     var radio = row.querySelector(".party-active");
     radio.value = String(key);
     radio.addEventListener("change", function () { setActive(key); });
@@ -269,6 +285,9 @@
         name: party.row.querySelector(".party-name").value.trim(),
         email: party.row.querySelector(".party-email").value.trim(),
         order: parseInt(party.row.querySelector(".party-order").value, 10) || 1,
+        min_assurance: party.row.querySelector(".party-level").value,
+        phone: party.row.querySelector(".party-phone").value.trim(),
+        willingness: willingnessOf(party.row),
       };
     });
     var fieldList = boxes.map(function (box) {
