@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from econtract.accounts.models import Organization
+from econtract.jsoninput import JsonRefused, load_json
 from econtract.textinput import MultiLineField, SingleLineField
 
 PIN_MIN_DIGITS = 6
@@ -210,11 +211,27 @@ class SignForm(forms.Form):
         max_length=32,
         widget=forms.PasswordInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
+    # the passkey's assertion (willingness webauthn) as JSON, filled in by web/passkeys.js
+    webauthn = forms.CharField(required=False, max_length=16 * 1024, widget=forms.HiddenInput)
 
     def clean_code(self) -> str:
         if not (self.cleaned_data["code"] or "").strip():
             return ""
         return _digits(self.cleaned_data["code"], str(_("The code")), minimum=6, maximum=6)
+
+    def clean_webauthn(self) -> dict | None:
+        text = (self.cleaned_data.get("webauthn") or "").strip()
+        if not text:
+            return None
+        try:
+            value = load_json(text, max_bytes=16 * 1024)
+        except JsonRefused:
+            value = None
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _("The passkey's answer could not be read. Confirm with your passkey again.")
+            )
+        return value
 
     def clean_pin(self) -> str:
         return (self.cleaned_data["pin"] or "").strip()

@@ -17,7 +17,7 @@ from django.http import HttpRequest
 from econtract.evidence.services import RequestContext, record_event
 from econtract.identity import assurance
 from econtract.identity import services as otp_service
-from econtract.identity.errors import AssuranceRequired, IdentityError
+from econtract.identity.errors import AssuranceRequired, IdentityError, WebAuthnRequired
 from econtract.identity.models import AssuranceLevel, IdentityVerification, OtpChallenge
 from econtract.notifications.errors import NotificationError
 from econtract.notifications.services import About
@@ -202,8 +202,10 @@ def check_willingness(
             elif method == WEBAUTHN:
                 from econtract.identity import factors
 
+                if not webauthn:
+                    raise WebAuthnRequired("confirm with your passkey: this party's willingness asks for one")
                 factors.finish_webauthn_assertion(
-                    user, webauthn or {}, purpose="sign", subject=str(party.id), context=context
+                    user, webauthn, purpose="sign", subject=str(party.id), context=context
                 )
         except (IdentityError, NotificationError) as exc:
             _refused(

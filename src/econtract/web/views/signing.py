@@ -13,14 +13,14 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from econtract.client_address import client_address
-from econtract.identity import assurance
+from econtract.identity import assurance, factors, passkeys
 from econtract.identity.assurance import min_signing_assurance
 from econtract.pki import custody
 from econtract.signing import services
@@ -104,6 +104,9 @@ def _ceremony(request: HttpRequest, token: str, party: Party, **extra: Any) -> d
         "current_level": str(assurance.level_of(user)),
         "party_identity_url": identity_url(reverse("web:sign", args=[token])),
     }
+    if willingness.WEBAUTHN in context["willingness"]:
+        context["passkey_available"] = passkeys.available()
+        context["passkey_registered"] = user.is_authenticated and factors.has_factor(user, "webauthn")
     if user.is_authenticated and not hasattr(user, "signer_key"):
         # a PIN makes a certificate, and a certificate is issued only to a verified identity
         context["identity_needed"] = needs_identity(user)
@@ -159,6 +162,25 @@ def render_sign_page(
     return render(request, "web/sign.html", _page_context(request, token, party, **extra), status=status)
 
 
+def _sign_error(exc: Exception) -> str:
+    """The refusal of a signature in words; a passkey's faults say what to do next."""
+    code = getattr(exc, "code", "")
+    if code == "webauthn_required":
+        return _("This signature asks for your passkey: confirm with your passkey, then sign.")
+    if code == "webauthn_failed":
+        return _("The passkey could not be checked, so nothing was signed. Confirm with your passkey again.")
+    if code == "factor_missing":
+        return _(
+            "This signature asks for a passkey or an authenticator app that your account does not have. "
+            "Add one on your security page, then come back."
+        )
+    if code == "webauthn_unavailable":
+        return _(
+            "Passkeys cannot be used at this address: the site must be reached by a host name, not an IP address."
+        )
+    return error_message(exc)
+
+
 def _acting_party(request: HttpRequest, token: str) -> Party:
     party = _party(token)
     if party is None or not services.user_may_act_as(party, request.user):
@@ -194,6 +216,24 @@ def sign_pin(request: HttpRequest, token: str) -> HttpResponse:
         party,
         notice=_("Your signing PIN is set. Keep it secret: nobody can sign for you without it."),
     )
+
+
+@require_POST
+def sign_passkey_options(request: HttpRequest, token: str) -> JsonResponse:
+    """WebAuthn request options for the party's willingness, bound to purpose "sign" and the party."""
+    party = _acting_party(request, token)
+    refused = None
+    if willingness.WEBAUTHN not in willingness.party_willingness(party):
+        refused = _("This signature does not ask for a passkey.")
+    elif _stage(party.envelope, party, request.user) != "sign":
+        refused = _("This envelope cannot be signed now.")
+    if refused is not None:
+        return JsonResponse({"error": "not_signable", "detail": refused}, status=409)
+    try:
+        options = factors.begin_webauthn_assertion(request.user, purpose="sign", subject=str(party.pk))
+    except DOMAIN_ERRORS as exc:
+        return JsonResponse({"error": getattr(exc, "code", ""), "detail": _sign_error(exc)}, status=409)
+    return JsonResponse(options)
 
 
 @require_POST
@@ -234,10 +274,11 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
             pin=form.cleaned_data["pin"],
             sms_otp=(form.cleaned_data.get("sms_code") or "").strip(),
             totp=(form.cleaned_data.get("totp") or "").strip(),
+            webauthn=form.cleaned_data.get("webauthn"),
             context=request_context(request),
         )
     except DOMAIN_ERRORS as exc:
-        return _answer(request, token, party, status=400, error=error_message(exc), code_sent=True)
+        return _answer(request, token, party, status=400, error=_sign_error(exc), code_sent=True)
     if envelope.status == Envelope.Status.COMPLETED:
         messages.success(request, _("You signed. All parties have signed: the contract is complete."))
     else:

@@ -1,4 +1,5 @@
-/* Passkeys (WebAuthn): registration on the security page, assertion at the login's second step.
+/* Passkeys (WebAuthn): registration on the security page, assertion at the login's second step and
+   in the signing ceremony (the assertion travels in the sign form's hidden "webauthn" field).
    The server sends the options as JSON with base64url binary fields and checks everything itself;
    this file only converts between base64url and ArrayBuffer and calls navigator.credentials. */
 (function () {
@@ -109,6 +110,42 @@
       .then(function (result) { window.location.assign(result.redirect); })
       .catch(function (error) { showError(form, form.dataset.failed + " " + (error.message || "")); });
   }
+
+  /* Signing: the options are bound to purpose "sign" and the party; the answer waits in the form
+     and is verified by the server with the codes, before the PIN unwraps the key. */
+  function confirmForSigning(button) {
+    var step = button.closest("#sign-passkey-step");
+    var form = button.closest("form");
+    var done = step.querySelector("#sign-passkey-done");
+    var field = form.querySelector("input[name=webauthn]");
+    if (!supported(step)) return;
+    button.disabled = true;
+    post(form, step.dataset.optionsUrl)
+      .then(function (options) {
+        options.challenge = toBytes(options.challenge);
+        options.allowCredentials = descriptors(options.allowCredentials);
+        return navigator.credentials.get({ publicKey: options });
+      })
+      .then(function (credential) {
+        field.value = JSON.stringify(serialise(credential));
+        step.querySelector("#passkey-error").hidden = true;
+        button.hidden = true;
+        done.hidden = false;
+      })
+      .catch(function (error) {
+        field.value = "";
+        button.disabled = false;
+        showError(step, step.dataset.failed + " " + (error.message || ""));
+      });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("#sign-passkey") : null;
+    if (button) {
+      event.preventDefault();
+      confirmForSigning(button);
+    }
+  });
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
