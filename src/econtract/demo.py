@@ -1,21 +1,24 @@
-"""Demo data: an enterprise, two users with passwords and PINs, an API key, and a completed contract.
+"""Demo data: a verified enterprise, two users with passwords and PINs, an API key, and a completed contract.
 
-Everything goes through the real services (OTP, PIN, PAdES, TSA) so the sample is a genuine signed PDF.
+Everything goes through the real services (identity and enterprise checks against the sandbox, the
+sandbox bank's transfer, OTP, PIN, PAdES, TSA) so the sample is a genuine signed PDF.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
 from django.utils import timezone
 
-from econtract.accounts.models import Organization, User
-from econtract.accounts.services import add_member, create_api_key, create_enterprise, create_personal_account
+from econtract.accounts import organizations
+from econtract.accounts.bank import OutboxBank, bank_backend
+from econtract.accounts.models import Membership, Organization, OrganizationVerification, User
+from econtract.accounts.services import add_member, create_api_key, create_personal_account
 from econtract.documents.samples import make_contract_pdf
 from econtract.evidence.services import RequestContext
 from econtract.identity import assurance, verification
@@ -28,7 +31,15 @@ from econtract.pki.services import ensure_platform_pki
 from econtract.signing import services as signing
 from econtract.signing.models import Envelope
 
-DEMO_ORG = "示例科技有限公司 Demo Tech Co., Ltd."
+# A sandbox enterprise (identity/sandbox_identities.json) whose legal representative is the demo's
+# Alice (张丽): the enterprise 4-element check matches, and she is verified personally below.
+DEMO_ORG = "北京示例贸易有限公司"
+DEMO_USCC = "91110108MA0000001D"
+DEMO_BANK_ACCOUNT = {
+    "name": DEMO_ORG,
+    "number": "6222000011112222333",
+    "bank": "示例银行 Demo Bank (sandbox)",
+}
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,7 @@ class DemoResult:
     users: tuple[DemoUser, ...]
     api_key: str
     sample_path: Path
+    organization: Organization
 
 
 def _ensure_user(spec: DemoUser) -> User:
@@ -132,13 +144,69 @@ def _sign_as(envelope: Envelope, user: User, pin: str) -> None:
     signing.sign(envelope.id, party.id, user, otp=issued.code, pin=pin, context=as_signer)
 
 
+def _ensure_organization(alice: User, spec: DemoUser) -> Organization:
+    """The demo enterprise, owned by Alice, its legal representative, and verified.
+
+    Created and verified through the real services: the enterprise check asks the sandbox provider
+    in-process (the server is not running yet), the sandbox bank sends the small transfer into its
+    outbox, and the demo reads amount and code from that file as the organisation would from its
+    statement. A real bank or identity provider (ECONTRACT_BANK_URL, ECONTRACT_IDP_URL) knows no
+    demo enterprise, and the demo says so.
+    """
+    context = RequestContext.system("econtract demo")
+    hers = Organization.objects.filter(
+        uscc=DEMO_USCC, kind=Organization.Kind.ENTERPRISE, memberships__user=alice
+    ).order_by("created_at")
+    org = hers.filter(verification_status=Organization.VerificationStatus.VERIFIED).first() or hers.first()
+    if org is None:
+        org = organizations.create_organization(
+            alice,
+            name=DEMO_ORG,
+            uscc=DEMO_USCC,
+            legal_rep_name=spec.verified_name,
+            legal_rep_id_type=IdType.CN_RESIDENT,
+            legal_rep_id_number=spec.id_number,
+            context=context,
+        )
+    Membership.objects.filter(organization=org, user=alice).update(role=Membership.Role.OWNER)
+    if org.is_verified:
+        return org
+    bank = bank_backend()
+    if not isinstance(bank, OutboxBank):
+        raise ImproperlyConfigured(
+            "the demo enterprise is verified by a transfer of the sandbox bank; run the demo without "
+            "ECONTRACT_BANK_URL"
+        )
+    pending = organizations.start_verification(
+        org,
+        alice,
+        method=OrganizationVerification.Method.BANK_TRANSFER,
+        bank_account=dict(DEMO_BANK_ACCOUNT),
+        context=context,
+        provider=get_identity_provider(in_process=True),
+    )
+    if pending.status != OrganizationVerification.Status.PENDING:
+        raise ImproperlyConfigured(
+            f"the identity provider answered {pending.outcome} for the demo enterprise {DEMO_ORG} "
+            f"({DEMO_USCC}): it is a sandbox test enterprise; run the demo without ECONTRACT_IDP_URL"
+        )
+    amount, code = _read_sandbox_transfer(bank, pending)
+    organizations.confirm_transfer(pending, alice, amount=amount, code=code, context=context)
+    org.refresh_from_db()
+    return org
+
+
+def _read_sandbox_transfer(bank: OutboxBank, verification: OrganizationVerification) -> tuple[str, str]:
+    """Amount and code of the transfer the sandbox bank wrote for ``verification`` (its statement)."""
+    [path] = sorted(bank.directory.glob(f"*-{verification.pk}.json"))
+    transfer = json.loads(path.read_text(encoding="utf-8"))
+    return str(transfer["amount"]), str(transfer["remark"]).removeprefix("econtract ").strip()
+
+
 def build_demo() -> DemoResult:
     ensure_platform_pki()
     alice, bob = (_ensure_user(spec) for spec in DEMO_USERS)
-    org = Organization.objects.filter(name=DEMO_ORG).first()
-    if org is None:
-        with transaction.atomic():
-            org = create_enterprise(DEMO_ORG, alice)
+    org = _ensure_organization(alice, DEMO_USERS[0])
     add_member(org, bob)
     _, api_key = create_api_key(alice, org, name="demo")
     sample_path = Path(settings.DATA_DIR) / "demo" / "sample-contract-signed.pdf"
@@ -147,7 +215,7 @@ def build_demo() -> DemoResult:
         pdf = make_contract_pdf(
             "采购合同 Purchase Agreement",
             [
-                "甲方 Party A: 示例科技有限公司 Demo Tech Co., Ltd.",
+                f"甲方 Party A: {DEMO_ORG} Beijing Demo Trading Co., Ltd.",
                 "乙方 Party B: 李明 Bob Li",
                 "第一条 甲方向乙方采购软件服务，总价人民币壹拾万元整（¥100,000）。",
                 "Article 1. Party A buys software services from Party B for RMB 100,000.",
@@ -177,4 +245,4 @@ def build_demo() -> DemoResult:
         envelope.refresh_from_db()
         sample_path.parent.mkdir(parents=True, exist_ok=True)
         sample_path.write_bytes(envelope.current_document().read_bytes())
-    return DemoResult(users=DEMO_USERS, api_key=api_key, sample_path=sample_path)
+    return DemoResult(users=DEMO_USERS, api_key=api_key, sample_path=sample_path, organization=org)

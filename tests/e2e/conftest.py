@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,8 +38,14 @@ class Platform:
 
 
 @pytest.fixture(scope="session")
-def platform(tmp_path_factory) -> Platform:
-    data_dir = tmp_path_factory.mktemp("platform")
+def platform(tmp_path_factory) -> Iterator[Platform]:
+    with running_platform(tmp_path_factory.mktemp("platform")) as platform:
+        yield platform
+
+
+@contextmanager
+def running_platform(data_dir: Path) -> Iterator[Platform]:
+    """A platform of its own in ``data_dir``, for a test that must not share (or spoil) the session's."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = server_env(data_dir, base_url)

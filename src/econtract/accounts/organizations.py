@@ -50,7 +50,7 @@ from econtract.evidence.services import RequestContext, record_event
 from econtract.identity import vault
 from econtract.identity.errors import InvalidIdNumber, ProviderUnavailable, UnsupportedMethod
 from econtract.identity.idnumbers import IdType, mask_id_number, validate_id_number, validate_uscc
-from econtract.identity.providers import EnterpriseCheck, Outcome, get_identity_provider
+from econtract.identity.providers import EnterpriseCheck, IdentityProvider, Outcome, get_identity_provider
 from econtract.textinput import clean_line
 
 TRANSFER_MAX_ATTEMPTS = 5
@@ -235,7 +235,7 @@ def _require_representative(
 # --- starting a verification --------------------------------------------------------------------
 
 
-def _enterprise_check(org: Organization) -> Any:
+def _enterprise_check(org: Organization, provider: IdentityProvider | None = None) -> Any:
     number = vault.unseal_text(bytes(org.legal_rep_id_number_sealed or b""), purpose=PURPOSE_ID_NUMBER)
     question = EnterpriseCheck(
         name=org.name,
@@ -244,7 +244,7 @@ def _enterprise_check(org: Organization) -> Any:
         legal_rep_id_type=IdType(org.legal_rep_id_type),
         legal_rep_id_number=number,
     )
-    return get_identity_provider().check_enterprise(question)
+    return (provider or get_identity_provider()).check_enterprise(question)
 
 
 def start_verification(
@@ -255,8 +255,12 @@ def start_verification(
     context: RequestContext,
     bank_account: dict[str, str] | None = None,
     licence: bytes | None = None,
+    provider: IdentityProvider | None = None,
 ) -> OrganizationVerification:
     """Check the enterprise's four elements, then begin ``method``. Owner or admin only.
+
+    ``provider`` asks that identity provider instead of the configured one: ``econtract demo``, which
+    runs before the server, passes ``get_identity_provider(in_process=True)``.
 
     The enterprise check's verdict is recorded whatever it is; a mismatch or an unknown enterprise
     answers a rejected verification, no verdict (provider unavailable) raises 503 and decides nothing.
@@ -292,7 +296,7 @@ def start_verification(
             retry_after=max(1, retry),
         )
     representative, rep_level = _require_representative(org, actor, context, "start")
-    result = _enterprise_check(org)
+    result = _enterprise_check(org, provider)
     check_payload = {
         "method": "enterprise_4el",
         "for_method": method,

@@ -91,7 +91,9 @@ def require_organization_manager(user: Any, organization_id: Any, what: str) -> 
     """The caller's role; NotPermitted (403) unless she is the organisation's owner or an admin."""
     role = role_in(organization_id, user)
     if role not in MANAGE_ORGANIZATION_ROLES:
-        logger.info("refused %s in organisation %s to user %s", what, organization_id, getattr(user, "pk", None))
+        logger.info(
+            "refused %s in organisation %s to user %s", what, organization_id, getattr(user, "pk", None)
+        )
         raise NotPermitted(f"only the organisation's owner and admins may {what}")
     return role
 

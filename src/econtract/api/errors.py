@@ -69,6 +69,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "factor_already_enrolled": 409,
     "webauthn_unavailable": 409,
     "webauthn_failed": 400,
+    "webauthn_required": 400,
     "mfa_enrolment_required": 403,
     # accounts
     "invalid_api_key": 401,

@@ -125,6 +125,12 @@ class WebAuthnFailed(FactorError):
     code = "webauthn_failed"
 
 
+class WebAuthnRequired(FactorError):
+    """A passkey is asked for (a party's willingness) and no assertion came with the request: 400."""
+
+    code = "webauthn_required"
+
+
 class ImageRefused(IdentityError):
     """An identity document image that is not accepted (dimensions, structure): 422."""
 
@@ -175,9 +181,14 @@ class KeyRotationFailed(IdentityError):
 
 class OidcError(IdentityError):
     """An OpenID Connect sign-in that cannot be accepted: state, code, ID token or claims refused, or
-    the provider unreachable. The message says why, in words fit for the person."""
+    the provider unreachable. The message says why, in words fit for the person; ``step`` names where
+    it failed in fixed words (no value from the provider), for the log."""
 
     code = "oidc_failed"
+
+    def __init__(self, message: str, *, step: str = "sign-in") -> None:
+        super().__init__(message)
+        self.step = step
 
 
 class InvalidVerificationRequest(IdentityError):

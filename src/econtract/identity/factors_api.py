@@ -1,4 +1,5 @@
-"""/api/v1/me/factors: the account's second factors (TOTP app, passkeys), thin over identity.factors."""
+"""/api/v1/me/factors: the account's second factors (TOTP app, passkeys) and recovery codes, thin over
+identity.factors."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pydantic import Field
 from econtract.api.openapi import responses
 from econtract.evidence.services import RequestContext
 from econtract.identity import factors, passkeys
+from econtract.identity.errors import FactorMissing
 from econtract.textinput import SingleLineText
 
 router = Router(tags=["me"])
@@ -57,6 +59,18 @@ class EnrolledOut(Schema):
 class RemoveIn(Schema):
     password: str | None = None
     code: str | None = None
+
+
+class RecoveryCodesIn(Schema):
+    password: str | None = Field(None, max_length=1024, description="the account's password")
+    code: str | None = Field(
+        None, max_length=64, description="a current code from the authenticator app (or a recovery code)"
+    )
+
+
+class RecoveryCodesOut(Schema):
+    recovery_codes: list[str]  # shown this once: only their hashes are kept
+    recovery_codes_left: int
 
 
 class WebAuthnFinishIn(Schema):
@@ -132,6 +146,22 @@ def finish_webauthn(request: HttpRequest, payload: WebAuthnFinishIn) -> Status:
         request.user, payload.credential, name=payload.name, context=RequestContext.from_request(request)
     )
     return Status(201, {"factor": _one(request.user, str(credential.pk)), "recovery_codes": codes})
+
+
+@router.post(
+    "/me/factors/recovery-codes", response=responses({201: RecoveryCodesOut}, 400, 401, 403, 409, 422, 429)
+)
+def renew_recovery_codes(request: HttpRequest, payload: RecoveryCodesIn) -> Status:
+    """Ten new recovery codes replacing all the old ones, answered this once. Needs a second factor
+    (409 ``factor_missing``) and a fresh proof in the body: the password (403 when wrong) or a current
+    code (400 ``otp_invalid`` when wrong); wrong proofs count towards the lockout (429)."""
+    user = request.user
+    context = RequestContext.from_request(request)
+    if not factors.has_any_factor(user):
+        raise FactorMissing("recovery codes come with a second factor")
+    factors.check_fresh_proof(user, code=payload.code, password=payload.password, context=context)
+    codes = factors.generate_recovery_codes(user, context=context)
+    return Status(201, {"recovery_codes": codes, "recovery_codes_left": len(codes)})
 
 
 @router.delete("/me/factors/{factor_id}", response=responses({204: None}, 400, 401, 403, 404, 409, 422, 429))

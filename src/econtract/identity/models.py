@@ -95,6 +95,7 @@ class IdentityVerification(models.Model):
         on_delete=models.PROTECT,
         related_name="identity_verifications",
     )
+
     class Purpose(models.TextChoices):
         IDENTITY = "identity", "establish identity"
         PIN_RESET = "pin_reset", "re-verify to reset the signing PIN"

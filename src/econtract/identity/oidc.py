@@ -7,13 +7,17 @@ asymmetric algorithm the provider announces), ``iss``, ``aud`` (and ``azp``), ``
 
 An (issuer, subject) pair belongs to one account: the link is the account's verified ``oidc``
 IdentityVerification with ``provider`` = issuer and ``provider_reference`` = subject, so no table of
-its own is needed and revoking that verification also cuts the login. An email claim alone never
-opens an existing account (see ``login_decision``).
+its own is needed and revoking that verification also cuts the login. Linking takes a lock on the
+(issuer, subject) pair first (``_lock_link``), so two accounts linking it at once cannot both succeed.
+An email claim alone never opens an existing account (see ``login_decision``).
+
+What the provider sends (codes, tokens, claims, its error descriptions) is never written to the log.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 import logging
 import secrets
@@ -30,7 +34,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils.translation import gettext as _
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -49,7 +53,7 @@ from econtract.textinput import UnsafeText, clean_line, one_line
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-MAX_DOCUMENT_BYTES = 64 * 1024  # a discovery document or a JWKS; anything larger is not one
+MAX_DOCUMENT_BYTES = 64 * 1024  # a discovery document, a JWKS or a token response; anything larger is not one
 MAX_DOCUMENT_DEPTH = 8
 DISCOVERY_CACHE_SECONDS = 300
 # A flow not finished within this time is refused: the provider's login page does not take longer.
@@ -186,23 +190,64 @@ def discover(cfg: OidcConfig) -> ProviderMetadata:
 def _get_json(url: str, cfg: OidcConfig, what: str) -> dict[str, Any]:
     try:
         response = requests.get(
-            url, timeout=cfg.timeout, allow_redirects=False, headers={"Accept": "application/json"}
+            url,
+            timeout=cfg.timeout,
+            allow_redirects=False,
+            headers={"Accept": "application/json"},
+            stream=True,
         )
+        content = _read_bounded(response, what)
     except requests.RequestException as exc:
         logger.warning("OIDC provider %s unreachable for its %s: %s", cfg.issuer, what, type(exc).__name__)
-        raise OidcError(_("the identity provider is unreachable (%(what)s)") % {"what": what}) from None
+        raise OidcError(
+            _("the identity provider is unreachable (%(what)s)") % {"what": what}, step=what
+        ) from None
     if response.status_code != 200:
         raise OidcError(
             _("the identity provider answered %(status)s for its %(what)s")
-            % {"status": response.status_code, "what": what}
+            % {"status": response.status_code, "what": what},
+            step=what,
         )
     try:
-        document = load_json(response.content, max_bytes=MAX_DOCUMENT_BYTES, max_depth=MAX_DOCUMENT_DEPTH)
+        document = load_json(content, max_bytes=MAX_DOCUMENT_BYTES, max_depth=MAX_DOCUMENT_DEPTH)
     except JsonRefused as exc:
-        raise OidcError(_("unreadable %(what)s: %(problem)s") % {"what": what, "problem": exc}) from None
+        raise OidcError(
+            _("unreadable %(what)s: %(problem)s") % {"what": what, "problem": exc}, step=what
+        ) from None
     if not isinstance(document, dict):
-        raise OidcError(_("unreadable %(what)s: not a JSON object") % {"what": what})
+        raise OidcError(_("unreadable %(what)s: not a JSON object") % {"what": what}, step=what)
     return document
+
+
+def _read_bounded(response: requests.Response, what: str) -> bytes:
+    """The body of a ``stream=True`` response, read only up to MAX_DOCUMENT_BYTES (after decoding):
+    an answer larger than that is refused without being read whole, whatever Content-Length says."""
+    try:
+        body = response.raw.read(MAX_DOCUMENT_BYTES + 1, decode_content=True)
+    except Exception as exc:  # urllib3's protocol and decoding errors
+        raise requests.ConnectionError(type(exc).__name__) from None
+    finally:
+        response.close()
+    if len(body) > MAX_DOCUMENT_BYTES:
+        raise OidcError(
+            _("the identity provider's %(what)s is larger than %(limit)s KiB")
+            % {"what": what, "limit": MAX_DOCUMENT_BYTES // 1024},
+            step=what,
+        )
+    # what requests would have read: the parsers (response.json(), Authlib's) find it there
+    response._content = body
+    response._content_consumed = True
+    return body
+
+
+class _BoundedSession(OAuth2Session):
+    """Authlib's client, with every answer (the token endpoint's) read through ``_read_bounded``."""
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs["stream"] = True
+        response: requests.Response = super().request(method, url, *args, **kwargs)
+        _read_bounded(response, "token response")
+        return response
 
 
 # --- the flow ---------------------------------------------------------------------------------------
@@ -259,23 +304,31 @@ def finish(flow: Mapping[str, Any] | None, params: Mapping[str, str]) -> OidcIde
     the ID token. ``flow`` is the session's, already removed from it: a callback is used once."""
     cfg = _config_or_fail()
     if not flow:
-        raise OidcError(_("no sign-in with the identity provider was started from this browser"))
+        raise OidcError(
+            _("no sign-in with the identity provider was started from this browser"), step="no flow"
+        )
     if flow.get("issuer") != cfg.issuer:
-        raise OidcError(_("the sign-in was started with another identity provider"))
+        raise OidcError(_("the sign-in was started with another identity provider"), step="issuer")
     if time.time() - float(flow.get("started_at", 0)) > FLOW_LIFETIME_SECONDS:
-        raise OidcError(_("the sign-in with the identity provider took too long; please start again"))
+        raise OidcError(
+            _("the sign-in with the identity provider took too long; please start again"), step="expired"
+        )
     state = params.get("state", "")
     if not state or not hmac.compare_digest(state.encode(), str(flow["state"]).encode()):
-        raise OidcError(_("the answer from the identity provider does not belong to this sign-in (state)"))
-    if params.get("error"):
-        # the provider's own words stay in the log; the person gets the error code only
-        logger.info("OIDC provider %s refused: %s", cfg.issuer, params.get("error_description", ""))
         raise OidcError(
-            _("the identity provider refused: %(error)s") % {"error": one_line(params["error"])[:64]}
+            _("the answer from the identity provider does not belong to this sign-in (state)"), step="state"
+        )
+    if params.get("error"):
+        # the person gets the provider's error code only; its description is not logged either (it may
+        # quote what it was sent)
+        error = "".join(c for c in one_line(params["error"])[:64] if c.isalnum() or c in "_-.")
+        logger.info("OIDC provider %s refused the authorization: %s", cfg.issuer, error)
+        raise OidcError(
+            _("the identity provider refused: %(error)s") % {"error": error}, step="authorization refused"
         )
     code = params.get("code", "")
     if not code:
-        raise OidcError(_("the identity provider sent no authorization code"))
+        raise OidcError(_("the identity provider sent no authorization code"), step="no code")
     metadata = discover(cfg)
     client = _client(cfg, metadata, str(flow["redirect_uri"]))
     try:
@@ -285,20 +338,28 @@ def finish(flow: Mapping[str, Any] | None, params: Mapping[str, str]) -> OidcIde
             code=code,
             code_verifier=flow["code_verifier"],
         )
+    except OidcError:  # the answer was too large
+        raise
     except requests.RequestException as exc:
         logger.warning("OIDC token endpoint of %s unreachable: %s", cfg.issuer, type(exc).__name__)
         raise OidcError(
-            _("the identity provider is unreachable (%(what)s)") % {"what": "token endpoint"}
+            _("the identity provider is unreachable (%(what)s)") % {"what": "token endpoint"},
+            step="token endpoint",
         ) from None
     except Exception as exc:  # authlib's OAuthError, or a non-JSON answer
-        error = getattr(exc, "error", "") or type(exc).__name__
-        logger.info("OIDC token request refused by %s: %s", cfg.issuer, exc)
+        # the error code only: the exception's text carries the provider's description, which may
+        # quote the code it was sent
+        raw = getattr(exc, "error", "")
+        error = "".join(c for c in str(raw)[:64] if c.isalnum() or c in "_-.") or type(exc).__name__
+        logger.info("OIDC token request refused by %s: %s", cfg.issuer, error)
         raise OidcError(
-            _("the identity provider refused the code: %(error)s") % {"error": str(error)[:64]}
+            _("the identity provider refused the code: %(error)s") % {"error": error}, step="token refused"
         ) from None
+    if not isinstance(token, Mapping):
+        raise OidcError(_("the identity provider sent no ID token"), step="token response")
     id_token = token.get("id_token")
     if not isinstance(id_token, str) or not id_token:
-        raise OidcError(_("the identity provider sent no ID token"))
+        raise OidcError(_("the identity provider sent no ID token"), step="token response")
     claims = verify_id_token(id_token, cfg, metadata, nonce=str(flow["nonce"]))
     return _map_claims(claims, cfg)
 
@@ -313,7 +374,8 @@ def verify_id_token(
         token = jwt.decode(id_token, keys, algorithms=list(metadata.signing_algorithms))
     except (JoseError, ValueError) as exc:
         raise OidcError(
-            _("the ID token's signature does not verify (%(error)s)") % {"error": type(exc).__name__}
+            _("the ID token's signature does not verify (%(error)s)") % {"error": type(exc).__name__},
+            step="id token signature",
         ) from None
     claims = dict(token.claims)
     registry = jwt.JWTClaimsRegistry(
@@ -330,13 +392,14 @@ def verify_id_token(
     except JoseError as exc:
         raise OidcError(
             _("the ID token was refused: %(error)s")
-            % {"error": f"{exc.error} {exc.description or ''}".strip()}
+            % {"error": f"{exc.error} {exc.description or ''}".strip()},
+            step="id token claims",
         ) from None
     audience = claims["aud"]
     if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != cfg.client_id:
-        raise OidcError(_("the ID token was issued to another party (azp)"))
+        raise OidcError(_("the ID token was issued to another party (azp)"), step="id token claims")
     if not isinstance(claims["sub"], str) or not claims["sub"] or len(claims["sub"]) > 200:
-        raise OidcError(_("the ID token has no usable subject"))
+        raise OidcError(_("the ID token has no usable subject"), step="id token claims")
     return claims
 
 
@@ -391,12 +454,12 @@ def _config_or_fail() -> OidcConfig:
     return cfg
 
 
-def _client(cfg: OidcConfig, metadata: ProviderMetadata, redirect_uri: str) -> OAuth2Session:
+def _client(cfg: OidcConfig, metadata: ProviderMetadata, redirect_uri: str) -> _BoundedSession:
     if not cfg.client_secret:
         auth_method = "none"
     else:
         auth_method = "client_secret_post" if metadata.secret_in_body else "client_secret_basic"
-    return OAuth2Session(
+    return _BoundedSession(
         client_id=cfg.client_id,
         client_secret=cfg.client_secret or None,
         scope=cfg.scopes,
@@ -473,10 +536,17 @@ def record_login(user: User, identity: OidcIdentity, context: RequestContext) ->
     )
 
 
-def record_refusal(user: User | None, reason: str, context: RequestContext, *, issuer: str = "") -> None:
-    """A refused callback is an audit event on the account concerned; without one, a log line."""
+def record_refusal(
+    user: User | None, reason: str, context: RequestContext, *, issuer: str = "", step: str = ""
+) -> None:
+    """A refused callback is an audit event on the account concerned; without one, a log line.
+
+    The log line names the issuer and the ``step`` that failed (fixed words, OidcError.step) and never
+    ``reason``: the person's message may quote what the provider sent (a claim, an error text)."""
     if user is None:
-        logger.warning("OIDC callback refused for an anonymous visitor: %s", reason)
+        logger.warning(
+            "OIDC callback refused for an anonymous visitor (issuer %s): %s", issuer or "-", step or "refused"
+        )
         return
     record_event("oidc_refused", user, context, payload={"issuer": issuer, "reason": reason[:500]})
 
@@ -501,16 +571,36 @@ def link_account(user: User, identity: OidcIdentity, context: RequestContext) ->
     return record
 
 
+def _lock_link(issuer: str, subject: str) -> None:
+    """Hold the (issuer, subject) pair until the caller's transaction ends, so that whoever links it
+    second finds the first link made (no table row is needed, so no unique constraint either).
+
+    PostgreSQL: a transaction-level advisory lock on 64 bits of a hash of the pair (two pairs sharing
+    them only wait for each other). SQLite: the IMMEDIATE transaction (settings.DATABASES) holds the
+    database write lock from its start already."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"econtract.oidc_link\0{issuer}\0{subject}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
+@transaction.atomic
 def verify_identity(user: User, identity: OidcIdentity, context: RequestContext) -> IdentityVerification:
     """An ``oidc`` IdentityVerification for ``user``, verified at ECONTRACT_OIDC_ASSURANCE_LEVEL with
     the provider's name (and ID number when a claim gives one); provider = issuer, reference = subject.
-    A token without a usable name (or with a malformed ID number) is refused with the reason."""
+    A token without a usable name (or with a malformed ID number) is refused with the reason. The
+    pair is locked before it is looked up: of two accounts linking it at once, one gets it."""
     cfg = _config_or_fail()
     if identity.problem:
-        raise OidcError(identity.problem)
+        raise OidcError(identity.problem, step="claims")
+    _lock_link(identity.issuer, identity.subject)
     owner = linked_user(identity.issuer, identity.subject)
     if owner is not None and owner.pk != user.pk:
-        raise OidcError(_("this identity provider account is already linked to another econtract account"))
+        raise OidcError(
+            _("this identity provider account is already linked to another econtract account"),
+            step="linked elsewhere",
+        )
     record = verification.create_pending(
         user,
         method=IdentityVerification.Method.OIDC,

@@ -10,12 +10,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
 from econtract.api.openapi import responses
+from econtract.api.pagination import InvalidCursor, PageQuery, decode_cursor, encode_cursor
 from econtract.evidence.services import RequestContext, record_event
 from econtract.identity import assurance, export, reauth, review
 from econtract.identity.api import VerificationOut, verification_out
@@ -201,15 +203,54 @@ def _review(request: HttpRequest, verification_id: UUID) -> IdentityVerification
         raise Http404 from None
 
 
-@router.get("/identity-reviews", response=responses({200: list[ReviewOut]}, 401, 403))
-def list_reviews(request: HttpRequest) -> list[dict[str, Any]]:
-    """Operators: manual reviews waiting for a decision, oldest first (at most 200)."""
-    return [_review_out(row) for row in review.pending_reviews(_user(request))[:200]]
+class ReviewPage(Schema):
+    items: list[ReviewOut]
+    next_cursor: str | None = None
+
+
+@router.get("/identity-reviews", response=responses({200: ReviewPage}, 400, 401, 403, 422))
+def list_reviews(request: HttpRequest, page: PageQuery) -> dict[str, Any]:
+    """Operators: manual reviews waiting for a decision, oldest first (keyset on created_at, id)."""
+    query = review.pending_reviews(_user(request))
+    if page.cursor:
+        created, row_id = _review_cursor(page.cursor)
+        query = query.filter(Q(created_at__gt=created) | Q(created_at=created, id__gt=row_id))
+    rows = list(query[: page.limit + 1])
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    next_cursor = (
+        encode_cursor("identity-reviews", [rows[-1].created_at.isoformat(), rows[-1].id.hex])
+        if more
+        else None
+    )
+    return {"items": [_review_out(row) for row in rows], "next_cursor": next_cursor}
+
+
+def _review_cursor(cursor: str) -> tuple[datetime, UUID]:
+    created, row_id = decode_cursor("identity-reviews", cursor, 2)
+    try:
+        parsed = datetime.fromisoformat(str(created))
+        if parsed.tzinfo is None:
+            raise ValueError("no offset")
+        return parsed, UUID(str(row_id))
+    except ValueError:
+        raise InvalidCursor("the cursor is not valid; use the next_cursor of a previous page") from None
 
 
 @router.get(
     "/identity-reviews/{verification_id}/images/{image_id}",
-    response=responses({200: dict[str, Any]}, 401, 403, 404),
+    response=responses({}, 401, 403, 404),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The picture as stored (re-encoded, without metadata): JPEG or PNG",
+                "content": {
+                    content_type: {"schema": {"type": "string", "format": "binary"}}
+                    for content_type in ("image/jpeg", "image/png")
+                },
+            }
+        }
+    },
 )
 def review_image(request: HttpRequest, verification_id: UUID, image_id: UUID) -> HttpResponse:
     """Operators: one picture (never cached; every look is recorded)."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,12 +20,10 @@ def _identities() -> tuple[TestIdentity, ...]:
     return load_identities()
 
 
-@csrf_exempt  # a machine protocol authenticated by its bearer key, not by a session
-@require_POST
-def sandbox_idp(request: HttpRequest) -> HttpResponse:
+def _serve(request: HttpRequest, answerer: Callable[..., tuple[int, dict[str, Any]]]) -> HttpResponse:
     if not settings.ECONTRACT_IDP_SANDBOX:
         raise Http404("the sandbox identity provider is off")
-    status, content = answer(
+    status, content = answerer(
         request.body,
         request.headers.get("Authorization", ""),
         settings.ECONTRACT_IDP_SANDBOX_KEY,
@@ -32,19 +32,15 @@ def sandbox_idp(request: HttpRequest) -> HttpResponse:
     return HttpResponse(
         json.dumps(content, ensure_ascii=False), status=status, content_type="application/json"
     )
+
+
+@csrf_exempt  # a machine protocol authenticated by its bearer key, not by a session
+@require_POST
+def sandbox_idp(request: HttpRequest) -> HttpResponse:
+    return _serve(request, answer)
 
 
 @csrf_exempt  # the same machine protocol: face checks at /sandbox/idp/face
 @require_POST
 def sandbox_idp_face(request: HttpRequest) -> HttpResponse:
-    if not settings.ECONTRACT_IDP_SANDBOX:
-        raise Http404("the sandbox identity provider is off")
-    status, content = answer_face(
-        request.body,
-        request.headers.get("Authorization", ""),
-        settings.ECONTRACT_IDP_SANDBOX_KEY,
-        _identities(),
-    )
-    return HttpResponse(
-        json.dumps(content, ensure_ascii=False), status=status, content_type="application/json"
-    )
+    return _serve(request, answer_face)

@@ -52,6 +52,7 @@ urlpatterns = [
     path("sign/<str:token>", signing.sign_page, name="sign"),
     path("sign/<str:token>/pin", signing.sign_pin, name="sign_pin"),
     path("sign/<str:token>/code", signing.sign_code, name="sign_code"),
+    path("sign/<str:token>/passkey", signing.sign_passkey_options, name="sign_passkey_options"),
     path("sign/<str:token>/submit", signing.sign_submit, name="sign_submit"),
     path("sign/<str:token>/decline", signing.sign_decline, name="sign_decline"),
     path("sign/<str:token>/access/code", signing_accountless.access_code, name="sign_access_code"),
@@ -64,7 +65,9 @@ urlpatterns = [
     path("sign/<str:token>/access/phone", signing_accountless.access_phone, name="sign_access_phone"),
     path("sign/<str:token>/identity", signing_accountless.identity, name="sign_identity"),
     path(
-        "sign/<str:token>/identity/confirm", signing_accountless.identity_confirm, name="sign_identity_confirm"
+        "sign/<str:token>/identity/confirm",
+        signing_accountless.identity_confirm,
+        name="sign_identity_confirm",
     ),
     path("sign/<str:token>/event/codes", signing_accountless.sign_codes, name="sign_event_codes"),
     path("sign/<str:token>/event/sign", signing_accountless.sign_event, name="sign_event"),
@@ -107,19 +110,35 @@ urlpatterns = [
     path("verify/", verify.verify_page, name="verify_page"),
     path("organizations/", org_views.organization_list, name="organizations"),
     path("organizations/<uuid:pk>/", org_views.organization_detail, name="organization_detail"),
-    path("organizations/<uuid:pk>/verify/bank/", org_views.organization_verify_bank, name="organization_verify_bank"),
+    path(
+        "organizations/<uuid:pk>/verify/bank/",
+        org_views.organization_verify_bank,
+        name="organization_verify_bank",
+    ),
     path(
         "organizations/<uuid:pk>/verify/<uuid:vid>/confirm/",
         org_views.organization_confirm,
         name="organization_confirm",
     ),
-    path("organizations/<uuid:pk>/verify/licence/", org_views.organization_licence, name="organization_licence"),
-    path("organizations/<uuid:pk>/verify/letter/", org_views.organization_verify_letter, name="organization_letter"),
+    path(
+        "organizations/<uuid:pk>/verify/licence/", org_views.organization_licence, name="organization_licence"
+    ),
+    path(
+        "organizations/<uuid:pk>/verify/letter/",
+        org_views.organization_verify_letter,
+        name="organization_letter",
+    ),
     path("organizations/<uuid:pk>/invite/", org_views.organization_invite, name="organization_invite"),
     path(
-        "organizations/<uuid:pk>/members/<uuid:user_id>/", org_views.organization_member, name="organization_member"
+        "organizations/<uuid:pk>/members/<uuid:user_id>/",
+        org_views.organization_member,
+        name="organization_member",
     ),
-    path("organizations/<uuid:pk>/departments/", org_views.organization_department, name="organization_department"),
+    path(
+        "organizations/<uuid:pk>/departments/",
+        org_views.organization_department,
+        name="organization_department",
+    ),
     path("organizations/invitations/<str:token>", org_views.invitation_accept, name="invitation_accept"),
     path("organizations/reviews/", org_views.licence_reviews, name="organization_reviews"),
     path(
@@ -127,7 +146,11 @@ urlpatterns = [
         org_views.licence_image,
         name="organization_licence_image",
     ),
-    path("organizations/reviews/<uuid:vid>/decide/", org_views.licence_decide, name="organization_licence_decide"),
+    path(
+        "organizations/reviews/<uuid:vid>/decide/",
+        org_views.licence_decide,
+        name="organization_licence_decide",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("favicon.ico", assets.favicon, name="favicon"),
 ]

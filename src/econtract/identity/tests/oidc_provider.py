@@ -140,6 +140,8 @@ class OidcTestProvider:
         self.nonce_override: str | None = None
         self.forge_with: RSAKey | None = None  # sign ID tokens with this key instead (not in the JWKS)
         self.audience_override: str | None = None
+        self.token_extra: dict[str, Any] = {}  # added to a successful token response (e.g. padding)
+        self.discovery_extra: dict[str, Any] = {}  # added to the discovery document
         # what tests inspect
         self.authorize_requests: list[dict[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
@@ -176,6 +178,8 @@ class OidcTestProvider:
         self.nonce_override = None
         self.forge_with = None
         self.audience_override = None
+        self.token_extra = {}
+        self.discovery_extra = {}
         self.authorize_requests.clear()
         self.token_requests.clear()
         self.token_responses.clear()
@@ -279,6 +283,7 @@ class OidcTestProvider:
             "code_challenge_methods_supported": ["S256"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
             "scopes_supported": ["openid", "email", "profile"],
+            **self.discovery_extra,
         }
 
     def wsgi(self, environ, start_response):
@@ -308,6 +313,8 @@ class OidcTestProvider:
             request = _Request(method, uri, headers, "", body)
             self.token_requests.append(request.form)
             status, payload, response_headers = self.authorization_server.create_token_response(request)
+            if status == 200 and isinstance(payload, dict) and self.token_extra:
+                payload = {**payload, **self.token_extra}
             self.token_responses.append((status, payload if isinstance(payload, dict) else {}))
             return _respond(start_response, status, payload, response_headers)
         return _json(start_response, 404, {"error": "not_found"})

@@ -341,3 +341,78 @@ def test_plain_http_is_refused_except_to_this_machine(settings):
 
     settings.ECONTRACT_OIDC_ISSUER = "http://idp.example.org"
     assert [message.id for message in oidc_provider()] == ["identity.E003"]
+
+
+# --- bounded answers, and a log with nothing from the provider ---------------------------------------
+
+
+def test_an_oversized_token_response_is_refused(client, idp):
+    """The token endpoint's answer is read up to 64 KiB, like the discovery document and the JWKS."""
+    idp.token_extra = {"padding": "x" * (oidc.MAX_DOCUMENT_BYTES + 1)}
+    response = _callback(client, _to_provider(client, idp)[1])
+    assert response.status_code == 400
+    assert "larger than 64 KiB" in response.content.decode()
+    [(status, _answer)] = idp.token_responses  # the provider did answer, with a valid token
+    assert status == 200
+    assert _logged_in_as(client) is None and not User.objects.exists()
+
+
+def test_an_oversized_discovery_document_is_refused_before_any_redirect(client, idp):
+    idp.discovery_extra = {"padding": "x" * (oidc.MAX_DOCUMENT_BYTES + 1)}
+    response = client.post("/oidc/login/")
+    assert response.status_code == 503
+    assert "larger than 64 KiB" in response.content.decode()
+    assert idp.authorize_requests == []
+
+
+def test_a_token_response_just_under_the_bound_is_accepted(client, idp):
+    idp.token_extra = {"padding": "x" * (oidc.MAX_DOCUMENT_BYTES - 4096)}
+    assert _callback(client, _to_provider(client, idp)[1]).status_code == 302
+    assert _logged_in_as(client) is not None
+
+
+def _provider_values(idp, location):
+    """Everything the provider sent that must never reach the log: code, tokens, claim values."""
+    values = {query_of(location)["code"], *ALICE_VALUES}
+    for _status, answer in idp.token_responses:
+        values.update(str(answer[key]) for key in ("id_token", "access_token") if key in answer)
+    return values
+
+
+ALICE_VALUES = (ALICE["sub"], ALICE["name"], ALICE["email"])
+
+
+def test_a_refused_anonymous_callback_logs_no_token_code_or_claim(client, idp, caplog):
+    # econtract's own log (the provider in this process logs what it issues, at DEBUG, under authlib)
+    caplog.set_level("DEBUG", logger="econtract")
+    caplog.set_level("DEBUG", logger="django")
+    # 1. the ID token is redeemed, then refused (nonce): the code, the tokens and the claims were here
+    idp.nonce_override = "a-nonce-from-another-sign-in"
+    location = _to_provider(client, idp)[1]
+    assert _callback(client, location).status_code == 400
+    leaked = _provider_values(idp, location)
+    assert len(leaked) >= 5
+    # 2. an answer the login refuses (no verified email): the claims were read
+    idp.reset()
+    idp.user = {**ALICE, "email_verified": False}
+    location = _to_provider(client, idp)[1]
+    assert _callback(client, location).status_code == 403
+    leaked |= _provider_values(idp, location)
+    # 3. the provider's error, with a description quoting what it was sent
+    location = _to_provider(client, idp)[1]
+    state = query_of(location)["state"]
+    leaked.add("description-quoting-code-XYZ123")
+    client.get(
+        "/oidc/callback/",
+        {"state": state, "error": "access_denied", "error_description": "description-quoting-code-XYZ123"},
+    )
+    refusals = [r for r in caplog.records if "anonymous visitor" in r.getMessage()]
+    assert len(refusals) == 3, [r.getMessage() for r in caplog.records]
+    assert "id token claims" in refusals[0].getMessage()
+    assert "email_unverified" in refusals[1].getMessage()
+    assert "authorization refused" in refusals[2].getMessage()
+    ours = [r for r in caplog.records if r.name.startswith(("econtract", "django"))]
+    text = "\n".join(f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in ours)
+    for value in leaked:
+        assert value not in text, value
+    assert not Event.objects.filter(kind="oidc_refused").exists()  # no account: a log line only

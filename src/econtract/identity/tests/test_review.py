@@ -154,8 +154,8 @@ def test_operator_approves_at_l3(api_client: Any, person: Any, operator: Any) ->
     client = api_client(operator)
     queue = client.get(REVIEWS)
     assert queue.status_code == 200
-    assert [item["id"] for item in queue.json()] == [str(row.pk)]
-    assert queue.json()[0]["id_number_masked"] == "110***********0137"
+    assert [item["id"] for item in queue.json()["items"]] == [str(row.pk)]
+    assert queue.json()["items"][0]["id_number_masked"] == "110***********0137"
     assert LI_MING not in queue.content.decode()
 
     response = client.post(f"{REVIEWS}/{row.pk}/approve")
@@ -174,7 +174,7 @@ def test_operator_approves_at_l3(api_client: Any, person: Any, operator: Any) ->
     assert verified.actor == operator
     again = client.post(f"{REVIEWS}/{row.pk}/approve")
     assert (again.status_code, again.json()["error"]) == (409, "verification_not_pending")
-    assert client.get(REVIEWS).json() == []
+    assert client.get(REVIEWS).json() == {"items": [], "next_cursor": None}
 
 
 def test_operator_rejects_with_a_reason(api_client: Any, person: Any, operator: Any) -> None:
@@ -200,7 +200,7 @@ def test_operator_rejects_with_a_reason(api_client: Any, person: Any, operator: 
 def test_an_operator_does_not_review_herself(api_client: Any, operator: Any, make_user: Any) -> None:
     own = submitted(api_client, operator)
     client = api_client(operator)
-    assert client.get(REVIEWS).json() == []  # not in her queue
+    assert client.get(REVIEWS).json()["items"] == []  # not in her queue
     for response in (
         client.post(f"{REVIEWS}/{own.pk}/approve"),
         client.post(f"{REVIEWS}/{own.pk}/reject", {"reason": "no"}, content_type="application/json"),

@@ -80,7 +80,7 @@ def oidc_callback(request: HttpRequest) -> HttpResponse:
     try:
         identity = oidc.finish(flow, request.GET)
     except OidcError as exc:
-        oidc.record_refusal(user, str(exc), context, issuer=issuer)
+        oidc.record_refusal(user, str(exc), context, issuer=issuer, step=exc.step)
         return _refused(request, str(exc))
     assert flow is not None  # finish() refuses a callback without one
     next_url = str(flow.get("next") or reverse("web:dashboard"))
@@ -96,13 +96,17 @@ def _verified(
     context = request_context(request)
     if user is None or str(user.pk) != flow.get("user_id"):
         oidc.record_refusal(
-            user, "verification callback for another account", context, issuer=identity.issuer
+            user,
+            "verification callback for another account",
+            context,
+            issuer=identity.issuer,
+            step="verification for another account",
         )
         return _refused(request, _("This verification was started by another account. Please start again."))
     try:
         record = oidc.verify_identity(user, identity, context)
     except IdentityError as exc:
-        oidc.record_refusal(user, str(exc), context, issuer=identity.issuer)
+        oidc.record_refusal(user, str(exc), context, issuer=identity.issuer, step=getattr(exc, "step", ""))
         return _refused(request, str(exc))
     messages.success(
         request,
@@ -133,7 +137,11 @@ def _logged_in(request: HttpRequest, identity: oidc.OidcIdentity, next_url: str)
         return redirect("web:oidc_link")
     message = _reason(decision.decision, identity.problem)
     oidc.record_refusal(
-        decision.user or current, f"login refused: {decision.decision}", context, issuer=identity.issuer
+        decision.user or current,
+        f"login refused: {decision.decision}",
+        context,
+        issuer=identity.issuer,
+        step=f"login refused: {decision.decision}",
     )
     return _refused(request, message, status=403)
 
@@ -210,7 +218,7 @@ def oidc_link(request: HttpRequest) -> HttpResponse:
     try:
         oidc.link_account(user, identity, context)
     except IdentityError as exc:
-        oidc.record_refusal(user, str(exc), context, issuer=identity.issuer)
+        oidc.record_refusal(user, str(exc), context, issuer=identity.issuer, step=getattr(exc, "step", ""))
         return _refused(request, str(exc))
     messages.success(
         request,

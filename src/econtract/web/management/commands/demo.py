@@ -17,5 +17,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Identities ({names}) verified at L2 by the sandbox identity provider: test data, not a real register."
         )
+        org = result.organization
+        self.stdout.write(
+            f"Organisation {org.name} (USCC {org.uscc}, legal representative {org.legal_rep_name}): "
+            f"{org.verification_status}, by the sandbox enterprise check and sandbox bank transfer."
+        )
         self.stdout.write(f"API key ({result.users[0].email}): {result.api_key}")
         self.stdout.write(f"Signed sample contract: {result.sample_path}")
