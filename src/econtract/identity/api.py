@@ -43,6 +43,11 @@ class VerificationIn(Schema):
     id_number: SingleLineText = Field(min_length=1, max_length=64)
     phone: SingleLineText | None = Field(None, max_length=40, description="for id_3el and bank_4el")
     bank_card: SingleLineText | None = Field(None, max_length=32, description="for bank_4el")
+    purpose: Literal["identity", "pin_reset"] = Field(
+        "identity",
+        description="`pin_reset`: verify again the identity of your signing key, at its level or higher, "
+        "to reset a forgotten PIN (the key and certificate are revoked; the next PIN makes a new key)",
+    )
 
 
 class ConfirmIn(Schema):
@@ -135,6 +140,7 @@ def start(request: HttpRequest, payload: VerificationIn) -> Status[dict[str, Any
         id_number=payload.id_number,
         phone=payload.phone or None,
         bank_card=payload.bank_card or None,
+        purpose=payload.purpose,
         context=RequestContext.from_request(request),
         client=request,
     )

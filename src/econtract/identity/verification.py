@@ -148,6 +148,25 @@ def refuse_if_held_by_another(user: Any, digest: str) -> None:
         )
 
 
+def _check_pin_reset(user: Any, name: str, digest: str) -> None:
+    """A PIN reset re-verifies the identity the key was issued to: same name, same document.
+
+    Someone who got into the account (a stolen password) cannot reset the owner's key by verifying
+    an identity of his own; the owner re-proves hers.
+    """
+    if user is None or not hasattr(user, "signer_key"):
+        raise InvalidVerificationRequest("there is no signing key to reset")
+    current = assurance.current_identity(user)
+    if (
+        current is None
+        or current.name != name
+        or (current.id_number_digest and current.id_number_digest != digest)
+    ):
+        raise InvalidVerificationRequest(
+            "a PIN reset verifies again the identity your key was issued to: the same name and document"
+        )
+
+
 def _event(kind: str, verification: IdentityVerification, context: RequestContext, **extra: Any) -> None:
     record_event(
         kind,
@@ -252,6 +271,8 @@ def start_verification(
     digest = vault.digest_id_number(str(document), check.id_number)
     if purpose != IdentityVerification.Purpose.SIGNING:
         refuse_if_held_by_another(user, digest)
+    if purpose == IdentityVerification.Purpose.PIN_RESET:
+        _check_pin_reset(user, clean, digest)
     count_attempt(user, subject or "", digest, client)
     verification = _new_row(
         user,
@@ -381,6 +402,10 @@ def create_pending(
         number = validate_id_number(document, str(id_number)).number
         if purpose != IdentityVerification.Purpose.SIGNING:
             refuse_if_held_by_another(user, vault.digest_id_number(str(document), number))
+    if purpose == IdentityVerification.Purpose.PIN_RESET:
+        _check_pin_reset(
+            user, _clean_name(name), vault.digest_id_number(str(document), number) if number else ""
+        )
     verification = _new_row(
         user, method=method, name=_clean_name(name), id_type=document, id_number=number, purpose=purpose
     )

@@ -56,6 +56,20 @@ class IdentityVerificationForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}),
     )
 
+    reset_pin = forms.BooleanField(
+        label=_("I forgot my signing PIN: reset my signing key after this verification"),
+        required=False,
+        help_text=_(
+            "Verify the same identity again, at your key's level or higher. The old key and certificate "
+            "are revoked; then set a new PIN, which makes a new key."
+        ),
+    )
+
+    def __init__(self, *args: Any, has_key: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not has_key:
+            del self.fields["reset_pin"]
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         method = data.get("method")

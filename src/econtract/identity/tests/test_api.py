@@ -288,6 +288,31 @@ def test_no_signing_pin_below_l2_then_the_certificate_names_the_verified_name(ap
     assert ZHANG_SAN not in certificate.subject.rfc4514_string()
 
 
+def test_a_forgotten_pin_is_reset_by_verifying_the_same_identity_again(api, idp, person) -> None:  # type: ignore[no-untyped-def]
+    from econtract.pki.models import IssuedCertificate, SignerKey
+
+    assert post(api, BASE, two_elements()).json()["status"] == "verified"
+    pin = {"pin": "246810"}
+    assert (
+        api.put("/api/v1/me/signing-pin", json.dumps(pin), content_type="application/json").status_code == 200
+    )
+    old_serial = SignerKey.objects.get(user=person).certificate.serial_number
+
+    # Without a key to reset, or for another identity, nothing is asked of the provider.
+    asked = idp.requests
+    other = post(api, BASE, two_elements(name="张三丰", number=UNKNOWN, purpose="pin_reset"))
+    assert (other.status_code, other.json()["error"]) == (400, "invalid_verification_request")
+    assert idp.requests == asked
+
+    again = post(api, BASE, two_elements(purpose="pin_reset"))
+    assert again.status_code == 201 and again.json()["status"] == "verified", again.content
+    assert not SignerKey.objects.filter(user=person).exists()
+    assert IssuedCertificate.objects.get(serial_number=old_serial).revocation_reason == "superseded"
+    new_pin = {"pin": "975310"}
+    made = api.put("/api/v1/me/signing-pin", json.dumps(new_pin), content_type="application/json")
+    assert made.status_code == 200 and made.json()["certificate_serial"] != old_serial
+
+
 # --- the embedded default: the sandbox served by the running server --------------------------------
 
 

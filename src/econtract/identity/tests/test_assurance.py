@@ -14,6 +14,7 @@ from econtract.identity.errors import (
     AssuranceRequired,
     IdentityInUse,
     InvalidIdNumber,
+    InvalidVerificationRequest,
     VerificationNotPending,
 )
 from econtract.identity.models import IdentityVerification
@@ -135,7 +136,7 @@ def test_revoking_the_verification_revokes_the_certificate(mallory):
 
 
 def test_a_pin_reset_needs_a_verification_at_the_keys_level_and_makes_a_new_key(mallory):
-    verify_identity(mallory, name="张丽", level="L3", method="bank_4el")
+    verify_identity(mallory, name="张丽", level="L3", method="bank_4el", id_number="11010519491231002X")
     custody.set_signing_pin(mallory, PIN)
     old_serial = str(certificate_of(mallory).serial_number)
     weaker = verification.create_pending(
@@ -241,3 +242,23 @@ def test_one_document_is_verified_for_one_account(mallory, make_user):
         context=CONTEXT,
     )
     assert party.user is None
+
+
+def test_a_pin_reset_is_for_the_identity_of_the_key_only(mallory):
+    with pytest.raises(InvalidVerificationRequest, match="no signing key"):
+        verification.create_pending(
+            mallory, method="manual", name="张丽", purpose="pin_reset", context=CONTEXT
+        )
+    verify_identity(mallory, name="张丽", id_number="11010519491231002X")
+    custody.set_signing_pin(mallory, PIN)
+    with pytest.raises(InvalidVerificationRequest, match="same name and document"):
+        verification.create_pending(
+            mallory,
+            method="manual",
+            name="王五",
+            id_type="cn_resident",
+            id_number="110101198808150137",
+            purpose="pin_reset",
+            context=CONTEXT,
+        )
+    assert SignerKey.objects.filter(user=mallory).exists()

@@ -216,3 +216,21 @@ def test_next_is_only_followed_to_this_site(client, newcomer, idp) -> None:  # t
 
 def urlpath(link: str) -> str:
     return "/" + link.split("://", 1)[1].split("/", 1)[1]
+
+
+def test_a_forgotten_pin_is_reset_from_the_identity_page(client, newcomer, idp, settings) -> None:  # type: ignore[no-untyped-def]
+    from econtract.pki import custody
+    from econtract.pki.models import SignerKey
+
+    settings.ECONTRACT_PIN_KDF_MEMORY_KIB, settings.ECONTRACT_PIN_KDF_PASSES = 64, 1
+    assert 'name="reset_pin"' not in page(client)  # no key, nothing to reset
+    start(client)
+    newcomer.refresh_from_db()  # verified at L2 by the page
+    custody.set_signing_pin(newcomer, PIN)
+    profile = client.get(reverse("web:profile")).content.decode()
+    assert 'id="pin-forgotten"' in profile and "?reset_pin=1" in profile
+    html = client.get(reverse("web:identity") + "?reset_pin=1").content.decode()
+    assert re.search(r'name="reset_pin"[^>]*checked', html)
+    start(client, reset_pin="on")
+    assert not SignerKey.objects.filter(user=newcomer).exists()
+    assert IdentityVerification.objects.filter(user=newcomer, purpose="pin_reset", status="verified").exists()

@@ -110,7 +110,11 @@ def _own(request: HttpRequest, pk: object) -> IdentityVerification:
 
 def _pending(user: Any) -> IdentityVerification | None:
     """The newest verification waiting for its SMS code, if the newest attempt is one."""
-    newest = verification.verifications_of(user).filter(purpose=IdentityVerification.Purpose.IDENTITY).first()
+    newest = (
+        verification.verifications_of(user)
+        .filter(purpose__in=[IdentityVerification.Purpose.IDENTITY, IdentityVerification.Purpose.PIN_RESET])
+        .first()
+    )
     if newest is not None and newest.status == newest.Status.PENDING and newest.method in PHONE_METHODS:
         return newest
     return None
@@ -133,7 +137,10 @@ def _render(request: HttpRequest, status: int = 200, **extra: Any) -> HttpRespon
         "identity_id_type": id_types.get(summary["id_type"], summary["id_type"]) if summary else "",
         "current": assurance.current_identity(user),
         "sandbox": identity_provider_is_sandbox(),
-        "form": IdentityVerificationForm(initial={"name": user.full_name}),
+        "form": IdentityVerificationForm(
+            initial={"name": user.full_name, "reset_pin": request.GET.get("reset_pin") == "1"},
+            has_key=hasattr(user, "signer_key"),
+        ),
         "confirm_form": IdentityConfirmForm(),
         "revoke_form": IdentityRevokeForm(),
         "pending": _pending(user),
@@ -166,7 +173,7 @@ def identity_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def identity_start(request: HttpRequest) -> HttpResponse:
-    form = IdentityVerificationForm(request.POST)
+    form = IdentityVerificationForm(request.POST, has_key=hasattr(request.user, "signer_key"))
     if not form.is_valid():
         return _render(request, status=400, form=form)
     data = form.cleaned_data
@@ -179,6 +186,11 @@ def identity_start(request: HttpRequest) -> HttpResponse:
             id_number=data["id_number"],
             phone=data.get("phone") or None,
             bank_card=data.get("bank_card") or None,
+            purpose=(
+                IdentityVerification.Purpose.PIN_RESET
+                if data.get("reset_pin")
+                else IdentityVerification.Purpose.IDENTITY
+            ),
             context=request_context(request),
             client=request,
         )
