@@ -74,6 +74,7 @@ def test_the_sign_form_carries_the_assertion_and_only_the_signer_s_passkey_signs
     theirs = enrol(make_user("other@example.test", "王五"), rp_id=RP_ID, origin=ORIGIN)
     party = Party.objects.get(envelope=envelope)
     client.force_login(signer)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages' English text is asserted below
     page = client.get(reverse("web:sign", args=[token])).content.decode()
     assert 'id="sign-passkey"' in page and 'name="webauthn"' in page and "web/passkeys.js" in page
     client.post(reverse("web:sign_code", args=[token]), **HTMX)
