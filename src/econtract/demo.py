@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+import pyotp
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
@@ -21,8 +22,9 @@ from econtract.accounts.models import Membership, Organization, OrganizationVeri
 from econtract.accounts.services import add_member, create_api_key, create_personal_account
 from econtract.documents.samples import make_contract_pdf
 from econtract.evidence.services import RequestContext
-from econtract.identity import assurance, verification
+from econtract.identity import assurance, factors, vault, verification
 from econtract.identity import services as otp_service
+from econtract.identity.factor_models import TotpDevice
 from econtract.identity.idnumbers import IdType
 from econtract.identity.models import IdentityVerification, OtpChallenge
 from econtract.identity.providers import CheckMethod, IdentityCheck, Outcome, get_identity_provider
@@ -74,6 +76,9 @@ class DemoResult:
     api_key: str
     sample_path: Path
     organization: Organization
+    # Alice owns an enterprise, so her login asks for a second factor: the demo sets up an
+    # authenticator app for her and prints its secret.
+    totp_secret: str
 
 
 def _ensure_user(spec: DemoUser) -> User:
@@ -203,11 +208,25 @@ def _read_sandbox_transfer(bank: OutboxBank, verification: OrganizationVerificat
     return str(transfer["amount"]), str(transfer["remark"]).removeprefix("econtract ").strip()
 
 
+def _ensure_authenticator(user: User) -> str:
+    """An authenticator app for an owner (MFA is required of her), enrolled through the real
+    services; returns its secret, which the demo prints so a tester can add it to her app."""
+    device = TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).first()
+    if device is not None:
+        return vault.unseal_text(bytes(device.secret_sealed), purpose=factors.TOTP_PURPOSE)
+    enrolment = factors.begin_totp_enrolment(user, name="demo authenticator")
+    factors.confirm_totp_enrolment(
+        user, pyotp.TOTP(enrolment.secret).now(), device_id=str(enrolment.device.pk)
+    )
+    return enrolment.secret
+
+
 def build_demo() -> DemoResult:
     ensure_platform_pki()
     alice, bob = (_ensure_user(spec) for spec in DEMO_USERS)
     org = _ensure_organization(alice, DEMO_USERS[0])
     add_member(org, bob)
+    totp_secret = _ensure_authenticator(alice)
     _, api_key = create_api_key(alice, org, name="demo")
     sample_path = Path(settings.DATA_DIR) / "demo" / "sample-contract-signed.pdf"
     if not sample_path.exists():
@@ -245,4 +264,6 @@ def build_demo() -> DemoResult:
         envelope.refresh_from_db()
         sample_path.parent.mkdir(parents=True, exist_ok=True)
         sample_path.write_bytes(envelope.current_document().read_bytes())
-    return DemoResult(users=DEMO_USERS, api_key=api_key, sample_path=sample_path, organization=org)
+    return DemoResult(
+        users=DEMO_USERS, api_key=api_key, sample_path=sample_path, organization=org, totp_secret=totp_secret
+    )

@@ -64,3 +64,19 @@ def test_a_real_bank_is_not_asked_to_verify_the_demo_enterprise(data_dir, settin
     with pytest.raises(ImproperlyConfigured, match="ECONTRACT_BANK_URL"):
         demo.build_demo()
     assert not Organization.objects.filter(uscc=demo.DEMO_USCC, verification_status="verified").exists()
+
+
+def test_the_demo_owner_has_an_authenticator_whose_secret_is_printed(data_dir, settings):
+    import time
+
+    import pyotp
+
+    from econtract.accounts.models import User
+    from econtract.identity import factors
+
+    first = demo.build_demo()
+    alice = User.objects.get(email=demo.DEMO_USERS[0].email)
+    assert factors.factor_required(alice) and factors.has_factor(alice, "totp")
+    # the printed secret is hers: the next step's code is accepted (the current one confirmed the app)
+    factors.check_totp(alice, pyotp.TOTP(first.totp_secret).at(int(time.time()) + 30))
+    assert demo.build_demo().totp_secret == first.totp_secret  # a second run keeps the same app

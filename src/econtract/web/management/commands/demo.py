@@ -22,5 +22,10 @@ class Command(BaseCommand):
             f"Organisation {org.name} (USCC {org.uscc}, legal representative {org.legal_rep_name}): "
             f"{org.verification_status}, by the sandbox enterprise check and sandbox bank transfer."
         )
+        self.stdout.write(
+            f"Second factor of {result.users[0].email} (an enterprise owner must have one): add the "
+            f"authenticator secret {result.totp_secret} to an authenticator app "
+            f"(or run: oathtool --totp -b {result.totp_secret})."
+        )
         self.stdout.write(f"API key ({result.users[0].email}): {result.api_key}")
         self.stdout.write(f"Signed sample contract: {result.sample_path}")
