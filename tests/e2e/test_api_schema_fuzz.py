@@ -88,7 +88,11 @@ def real_values(fuzz_platform: Platform) -> dict[str, list[str]]:
             values["party_id"].update(party["id"] for party in envelope["parties"])
         for row in _ok(session.get(f"{api}/me/identity-verifications"))["items"]:
             values["verification_id"].add(row["id"])
-        values["factor_id"].add(_ok(session.post(f"{api}/me/factors/totp", json={"name": "fuzz"}))["id"])
+        # the demo gave alice (an enterprise owner) an authenticator app already; bob gets one begun
+        existing = [factor["id"] for factor in _ok(session.get(f"{api}/me/factors"))["items"]]
+        values["factor_id"].update(existing)
+        if not existing:
+            values["factor_id"].add(_ok(session.post(f"{api}/me/factors/totp", json={"name": "fuzz"}))["id"])
     # alice (张丽, verified by the demo) is the legal representative of a sandbox enterprise.
     enterprise = SANDBOX["enterprises"][1]
     created = alice.post(
@@ -97,6 +101,8 @@ def real_values(fuzz_platform: Platform) -> dict[str, list[str]]:
     )
     if created.status_code == 201:
         values["org_id"].add(created.json()["id"])
+    # and the demo's verified enterprise is hers
+    values["org_id"].update(org["id"] for org in _ok(alice.get(f"{api}/organizations"))["items"])
     return {key: sorted(found) for key, found in values.items() if found}
 
 

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from econtract.accounts import org_members, organizations
 from econtract.accounts.errors import InvalidLicence
+from econtract.accounts.models import Organization
 from econtract.api.openapi import responses
 from econtract.api.pagination import InvalidCursor, PageQuery, decode_cursor, encode_cursor
 from econtract.evidence.services import RequestContext
@@ -204,6 +205,30 @@ def create_organization(request: HttpRequest, payload: OrganizationIn) -> Status
         context=_context(request),
     )
     return Status(201, _org_out(org, request.user))
+
+
+class OrganizationPage(Schema):
+    items: list[OrganizationOut]
+    next_cursor: str | None = None
+
+
+@router.get("/organizations", response=responses({200: OrganizationPage}, 400, 401, 422))
+def list_organizations(request: HttpRequest, page: PageQuery) -> dict[str, Any]:
+    """The organisations the caller is a member of (her personal one included)."""
+    query = Organization.objects.filter(memberships__user=request.user).order_by("id")
+    if page.cursor:
+        (last,) = decode_cursor("organizations", page.cursor, 1)
+        try:
+            query = query.filter(id__gt=UUID(str(last)))
+        except ValueError:
+            raise InvalidCursor("the cursor is not valid; use the next_cursor of a previous page") from None
+    rows = list(query[: page.limit + 1])
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return {
+        "items": [_org_out(org, request.user) for org in rows],
+        "next_cursor": encode_cursor("organizations", [str(rows[-1].pk)]) if more else None,
+    }
 
 
 @router.get("/organizations/{org_id}", response=responses({200: OrganizationOut}, 401, 404))

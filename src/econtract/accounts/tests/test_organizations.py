@@ -659,3 +659,20 @@ def test_a_uscc_is_verified_for_one_organisation_only(server, zhang) -> None:  #
     assert (response.status_code, response.json()["error"]) == (409, "uscc_taken")
     with pytest.raises(IntegrityError), transaction.atomic():  # and the database says so too
         Organization.objects.filter(pk=second).update(verification_status="verified")
+
+
+def test_the_caller_lists_her_organisations_only(api_client, make_user):  # type: ignore[no-untyped-def]
+    from econtract.accounts.services import create_enterprise
+
+    anna = make_user("anna@example.test", "安娜 Anna")
+    other = make_user("other@example.test", "别人 Other")
+    mine = create_enterprise("安娜科技有限公司", anna)
+    create_enterprise("别人的公司", other)
+    client = api_client(anna)
+    first = client.get("/api/v1/organizations?limit=1").json()
+    assert len(first["items"]) == 1 and first["next_cursor"]
+    second = client.get(f"/api/v1/organizations?limit=1&cursor={first['next_cursor']}").json()
+    listed = first["items"] + second["items"]
+    assert str(mine.pk) in {org["id"] for org in listed}  # with her personal organisation: two
+    assert "别人的公司" not in {org["name"] for org in listed} and second["next_cursor"] is None
+    assert client.get("/api/v1/organizations?cursor=forged").status_code == 400
