@@ -88,3 +88,16 @@ def sample_pdf() -> bytes:
     return make_contract_pdf(
         "测试合同 Test Agreement", ["甲方 Party A", "乙方 Party B", "条款 Terms apply."], pages=2
     )
+
+
+@pytest.fixture
+def idp(settings):
+    """The sandbox identity protocol on a local port, counting the requests that reach it, configured as
+    the platform's identity provider (so a test can assert that no provider call was made)."""
+    from econtract.identity.tests.test_providers import KEY, CountingSandbox, serve
+
+    for server in serve(CountingSandbox()):
+        settings.ECONTRACT_IDP_URL = server.url
+        settings.ECONTRACT_IDP_KEY = KEY
+        settings.ECONTRACT_IDP_TIMEOUT = 5
+        yield server

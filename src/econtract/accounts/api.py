@@ -8,8 +8,8 @@ from pydantic import Field
 
 from econtract.api.openapi import responses
 from econtract.identity import assurance
+from econtract.identity.assurance import summary as identity_summary
 from econtract.identity.providers import identity_provider_is_sandbox
-from econtract.identity.verification import identity_summary
 from econtract.pki import custody
 
 router = Router(tags=["me"])

@@ -368,16 +368,12 @@ def _ask_provider(
         Outcome.MISMATCH: "the name, phone or card does not match the document number",
         Outcome.NOT_FOUND: "the identity provider knows no such document number",
     }
-    IdentityVerification.objects.filter(pk=verification.pk).update(
-        provider=result.provider, provider_reference=result.reference[:200], sandbox=result.sandbox
-    )
-    verification.provider, verification.provider_reference, verification.sandbox = (
-        result.provider,
-        result.reference[:200],
-        result.sandbox,
-    )
     return mark_rejected(
-        verification, reason=reasons[result.outcome], outcome=str(result.outcome), context=context
+        verification,
+        reason=reasons[result.outcome],
+        outcome=str(result.outcome),
+        answered_by=result,
+        context=context,
     )
 
 
@@ -476,10 +472,26 @@ def mark_rejected(
     reason: str,
     outcome: str = "",
     decided_by: Any = None,
+    answered_by: IdentityCheckResult | None = None,
     context: RequestContext,
 ) -> IdentityVerification:
+    """The person is not who she said; ``answered_by`` is the provider's answer that says so."""
+    provider = (
+        {
+            "provider": answered_by.provider[:200],
+            "provider_reference": answered_by.reference[:200],
+            "sandbox": answered_by.sandbox,
+        }
+        if answered_by is not None
+        else {}
+    )
     decided = _decide(
-        verification, status=Status.REJECTED, reason=reason[:500], outcome=outcome[:16], decided_by=decided_by
+        verification,
+        status=Status.REJECTED,
+        reason=reason[:500],
+        outcome=outcome[:16],
+        decided_by=decided_by,
+        **provider,
     )
     _event("identity_rejected", decided, context, outcome=outcome, reason=reason[:500])
     return decided
@@ -501,10 +513,6 @@ def revoke_verification(
     if locked.user is not None:
         assurance.refresh(locked.user)
     return locked
-
-
-def identity_summary(user: Any) -> dict[str, Any] | None:
-    return assurance.summary(user)
 
 
 def verifications_of(user: Any) -> Any:

@@ -274,7 +274,10 @@ def _unwrap_counted(user: Any, pin: str) -> tuple[PrivateKey, SignerKey]:
     if stored is None:
         raise NoSigningKey("set a signing PIN first")
     _check_certificate(stored.certificate)
-    if _follows_identity_now(user, stored) != stored.certificate.pk:
+    # Before the key is used: below today's minimum its certificate is revoked and the use refused;
+    # a certificate naming an outdated identity is re-issued first.
+    current = follow_identity(user, refuse_below_minimum=True)
+    if current is not None and current.pk != stored.certificate.pk:
         stored = SignerKey.objects.select_related("certificate").get(pk=stored.pk)
     key, check = _begin_check(stored.pk)
     if not isinstance(pin, str) or not PIN_PATTERN.fullmatch(pin):
@@ -431,20 +434,7 @@ def _says(certificate: IssuedCertificate, subject: assurance.CertificateSubject)
     )
 
 
-def _follows_identity_now(user: Any, stored: SignerKey) -> object:
-    """Before a key is used: a certificate below today's minimum (issued before verification, the
-    setting raised, the verification revoked) is revoked and the use refused with AssuranceRequired;
-    one that names an outdated identity is re-issued first. Returns the certificate id in force."""
-    try:
-        assurance.certificate_subject(user)
-    except AssuranceRequired:
-        revoke_certificate(stored.certificate, "privilege_withdrawn")
-        raise
-    current = follow_identity(user)
-    return current.pk if current is not None else None
-
-
-def follow_identity(user: Any) -> IssuedCertificate | None:
+def follow_identity(user: Any, *, refuse_below_minimum: bool = False) -> IssuedCertificate | None:
     """Make the user's signing certificate say what her verified identity says, now.
 
     Below the platform minimum (a verification revoked, the setting raised) the certificate is revoked
@@ -452,7 +442,8 @@ def follow_identity(user: Any) -> IssuedCertificate | None:
     verified name, country or level differs from the certificate (issued before verification, a name
     change, a stronger verification), the certificate is revoked (``superseded``) and a new one is
     issued for the same key: the public key is on file, so no PIN is needed and the signer's key is
-    untouched. Returns the certificate now in force, or None.
+    untouched. Returns the certificate now in force, or None; with ``refuse_below_minimum`` a revocation
+    for too low a level raises its AssuranceRequired instead.
     """
     key = SignerKey.objects.select_related("certificate").filter(user=user).first()
     if key is None or _certificate_unusable(key.certificate):
@@ -461,6 +452,8 @@ def follow_identity(user: Any) -> IssuedCertificate | None:
         subject = assurance.certificate_subject(user)
     except AssuranceRequired:
         revoke_certificate(key.certificate, "privilege_withdrawn")
+        if refuse_below_minimum:
+            raise
         return None
     if _says(key.certificate, subject):
         return key.certificate

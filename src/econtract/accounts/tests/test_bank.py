@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from econtract.accounts.bank import HttpBank, OutboxBank, OutgoingTransfer, bank_backend
 from econtract.accounts.errors import BankUnavailable
+from econtract.identity.tests.test_providers import serve
 
 TRANSFER = OutgoingTransfer(
     id="3f6c",
@@ -52,24 +52,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(server: FakeBank) -> Iterator[FakeBank]:
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def bank() -> Iterator[FakeBank]:
-    yield from _serve(FakeBank(200, b'{"reference": "ICBC-0001"}'))
+    yield from serve(FakeBank(200, b'{"reference": "ICBC-0001"}'))
 
 
 @pytest.fixture
 def broken_bank() -> Iterator[FakeBank]:
-    yield from _serve(FakeBank(500, b'{"error": "account 6222020200001234567 frozen"}'))
+    yield from serve(FakeBank(500, b'{"error": "account 6222020200001234567 frozen"}'))
 
 
 def test_http_bank_posts_the_transfer_with_the_key(bank: FakeBank, settings) -> None:  # type: ignore[no-untyped-def]

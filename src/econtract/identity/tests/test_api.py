@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from econtract.identity.models import IdentityVerification
-from econtract.identity.tests.test_providers import KEY, CountingSandbox, serve
+from econtract.identity.tests.test_providers import KEY
 
 ZHANG_SAN = "11010519491231002X"
 ZHANG_SAN_PHONE = "+8613800138000"
@@ -33,16 +32,6 @@ BASE = "/api/v1/me/identity-verifications"
 def fast_kdf(settings):  # type: ignore[no-untyped-def]
     settings.ECONTRACT_PIN_KDF_MEMORY_KIB = 64
     settings.ECONTRACT_PIN_KDF_PASSES = 1
-
-
-@pytest.fixture
-def idp(settings) -> Iterator[CountingSandbox]:  # type: ignore[no-untyped-def]
-    """The sandbox protocol on a local port, configured as the platform's identity provider."""
-    for server in serve(CountingSandbox()):
-        settings.ECONTRACT_IDP_URL = server.url
-        settings.ECONTRACT_IDP_KEY = KEY
-        settings.ECONTRACT_IDP_TIMEOUT = 5
-        yield server
 
 
 @pytest.fixture

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import requests
@@ -39,6 +40,9 @@ def check(
     name: str = "张三", number: str = ZHANG_SAN, method: CheckMethod = CheckMethod.ID_2EL, **more: str
 ) -> IdentityCheck:
     return IdentityCheck(method=method, name=name, id_type=IdType.CN_RESIDENT, id_number=number, **more)
+
+
+ServerT = TypeVar("ServerT", bound=HTTPServer)
 
 
 class CountingSandbox(ThreadingHTTPServer):
@@ -76,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(server: CountingSandbox) -> Iterator[CountingSandbox]:
+def serve(server: ServerT) -> Iterator[ServerT]:
+    """Run a local HTTP server in a thread for the length of a fixture (any of the tests' servers)."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,21 +14,12 @@ from django.urls import reverse
 
 from econtract.evidence.services import RequestContext
 from econtract.identity.models import IdentityVerification
-from econtract.identity.tests.test_providers import KEY, CountingSandbox, serve
+from econtract.identity.tests.test_providers import KEY
 from econtract.signing import services
 
 ZHANG_SAN = "11010519491231002X"
 PHONE = "+8613800138000"
 PIN = "246810"
-
-
-@pytest.fixture
-def idp(settings) -> Iterator[CountingSandbox]:  # type: ignore[no-untyped-def]
-    for server in serve(CountingSandbox()):
-        settings.ECONTRACT_IDP_URL = server.url
-        settings.ECONTRACT_IDP_KEY = KEY
-        settings.ECONTRACT_IDP_TIMEOUT = 5
-        yield server
 
 
 @pytest.fixture

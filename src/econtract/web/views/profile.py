@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from econtract.accounts.models import ApiKey
 from econtract.accounts.services import create_api_key, primary_organization, revoke_api_key
 from econtract.identity import assurance
-from econtract.identity.verification import identity_summary
+from econtract.identity.assurance import summary as identity_summary
 from econtract.pki import custody
 from econtract.web.errors import DOMAIN_ERRORS, error_message
 from econtract.web.forms import ApiKeyForm, PinSetupForm
