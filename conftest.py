@@ -101,3 +101,11 @@ def idp(settings):
         settings.ECONTRACT_IDP_KEY = KEY
         settings.ECONTRACT_IDP_TIMEOUT = 5
         yield server
+
+
+@pytest.fixture
+def verified_enterprise(db, make_user):
+    """福州示例科技有限公司, verified through the real verbs; its owner 张三 is the legal representative."""
+    from econtract.accounts.tests.factories import verified_enterprise as build
+
+    return build(make_user)

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "econtract.accounts",
     "econtract.identity",
     "econtract.pki",
+    "econtract.seals",
     "econtract.documents",
     "econtract.notifications",
     "econtract.evidence",

@@ -107,6 +107,7 @@ class Membership(models.Model):
         ADMIN = "admin", _("admin")
         LEGAL = "legal", _("legal")
         SEAL_KEEPER = "seal_keeper", _("seal keeper")
+        AUDITOR = "auditor", _("auditor")  # reads seal usage logs (seals.rights)
         MEMBER = "member", _("member")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")

@@ -29,7 +29,7 @@ router = Router(tags=["organizations"])
 IdTypeName = Literal[
     "cn_resident", "hkmt_residence", "hk_macao_permit", "taiwan_permit", "foreign_permanent", "passport"
 ]
-RoleName = Literal["owner", "admin", "legal", "seal_keeper", "member"]
+RoleName = Literal["owner", "admin", "legal", "seal_keeper", "auditor", "member"]
 MAX_LICENCE_BYTES = 10 * 1024 * 1024
 
 

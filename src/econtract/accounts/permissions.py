@@ -105,3 +105,44 @@ def may_assign_role(actor_role: str, current_role: str | None, new_role: str) ->
     if actor_role != Membership.Role.ADMIN:
         return False
     return Membership.Role.OWNER not in {current_role, new_role}
+
+
+# --- organisation seals (seals.rights): three separated rights, 三权分立 -------------------------
+
+# Managing a seal: create it, grant and revoke its use, suspend, resume, revoke and retire it.
+SEAL_MANAGE_ROLES = frozenset({Membership.Role.OWNER, Membership.Role.ADMIN, Membership.Role.SEAL_KEEPER})
+# Auditing its use: read the usage log of every seal of the organisation and export it.
+SEAL_AUDIT_ROLES = frozenset({Membership.Role.LEGAL, Membership.Role.AUDITOR})
+# Using a seal is no role: it is a live grant (seals.models.SealGrant), made by a manager for
+# someone else. Each membership has one role, so no one holds managing and auditing together, and a
+# manager never grants use to herself: no one holds all three rights by default.
+
+
+def may_manage_seals(user: Any, organization_id: Any) -> bool:
+    return role_in(organization_id, user) in SEAL_MANAGE_ROLES
+
+
+def may_audit_seals(user: Any, organization_id: Any) -> bool:
+    return role_in(organization_id, user) in SEAL_AUDIT_ROLES
+
+
+def require_seal_manager(user: Any, organization_id: Any, what: str) -> str:
+    """The caller's role; NotPermitted (403) unless she is the owner, an admin or a seal keeper."""
+    role = role_in(organization_id, user)
+    if role not in SEAL_MANAGE_ROLES:
+        logger.info(
+            "refused %s in organisation %s to user %s", what, organization_id, getattr(user, "pk", None)
+        )
+        raise NotPermitted(f"only the organisation's owner, admins and seal keepers may {what}")
+    return role
+
+
+def require_seal_auditor(user: Any, organization_id: Any) -> str:
+    """The caller's role; NotPermitted (403) unless she is legal or an auditor of the organisation."""
+    role = role_in(organization_id, user)
+    if role not in SEAL_AUDIT_ROLES:
+        logger.info(
+            "refused seal audit in organisation %s to user %s", organization_id, getattr(user, "pk", None)
+        )
+        raise NotPermitted("only the organisation's legal staff and auditors may read seal usage")
+    return role

@@ -108,6 +108,16 @@ STATUS_BY_CODE: dict[str, int] = {
     "reauthentication_required": 403,
     # signing without an account
     "party_access_required": 403,
+    # signatures and seals (econtract.seals)
+    "invalid_signature_image": 400,
+    "invalid_seal": 400,
+    "organization_unverified": 409,
+    "seal_not_active": 409,
+    "seal_not_authorized": 403,
+    "approval_required": 409,
+    "approval_not_pending": 409,
+    "invalid_grant": 400,
+    "seal_rights_separated": 409,
     # notifications (SMS)
     "invalid_phone": 400,
     "sms_rate_limited": 429,

@@ -21,6 +21,7 @@ from econtract.identity.errors import AssuranceRequired, IdentityError
 from econtract.jsoninput import JsonRefused
 from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PkiError
+from econtract.seals.errors import SealsError
 from econtract.signing.errors import SigningError
 from econtract.signing.models import Envelope, Party
 from econtract.textinput import UnsafeText
@@ -53,6 +54,7 @@ for error_type in (
     UnsafePdf,
     InvalidCursor,
     NotificationError,
+    SealsError,
 ):
     api.add_exception_handler(error_type, domain_error_response)
 
@@ -124,7 +126,10 @@ from econtract.accounts.org_api import router as organizations_router  # noqa: E
 from econtract.identity.api import router as identity_router  # noqa: E402
 from econtract.identity.factors_api import router as factors_router  # noqa: E402
 from econtract.identity.review_api import router as identity_review_router  # noqa: E402
+from econtract.seals.api import router as seals_router  # noqa: E402
+from econtract.seals.signatures_api import router as signatures_router  # noqa: E402
 from econtract.signing.api import router as signing_router  # noqa: E402
+from econtract.signing.seal_api import router as seal_use_router  # noqa: E402
 from econtract.verification.api import router as verification_router  # noqa: E402
 
 api.add_router("/v1/", signing_router)
@@ -134,3 +139,6 @@ api.add_router("/v1/", identity_review_router)
 api.add_router("/v1/", identity_router)
 api.add_router("/v1/", factors_router)
 api.add_router("/v1/", verification_router)
+api.add_router("/v1/", signatures_router)
+api.add_router("/v1/", seals_router)
+api.add_router("/v1/", seal_use_router)

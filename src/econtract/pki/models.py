@@ -26,6 +26,7 @@ class CertificateProfile:
 
     SIGNING = "signing"
     EVENT = "event"  # a one-time certificate for one signature; its key is destroyed after use
+    ORGANIZATION = "organization"  # a seal's certificate: the subject is a verified organisation
     TSA = "tsa"
     OCSP = "ocsp"
 
@@ -74,6 +75,7 @@ class IssuedCertificate(models.Model):
     class Profile(models.TextChoices):
         SIGNING = CertificateProfile.SIGNING, _("signer")
         EVENT = CertificateProfile.EVENT, _("one-time event certificate")
+        ORGANIZATION = CertificateProfile.ORGANIZATION, _("organisation seal")
         TSA = CertificateProfile.TSA, _("time-stamping authority")
         OCSP = CertificateProfile.OCSP, _("OCSP responder")
 
@@ -88,6 +90,10 @@ class IssuedCertificate(models.Model):
         blank=True,
         on_delete=models.SET_NULL,  # the record outlives the account: CRL and OCSP still answer for it
         related_name="certificates",
+    )
+    # The organisation a seal certificate names (profile organization); null for people and the platform.
+    organization = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.PROTECT, related_name="certificates"
     )
     subject_dn = models.TextField()
     # The identity assurance level it was issued at ("" for the platform's own certificates).

@@ -45,6 +45,9 @@ class Envelope(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     deadline = models.DateTimeField(_("deadline"), null=True, blank=True)
     original_sha256 = models.CharField(max_length=64)
+    # What the contract is worth, when the sender says (seal grants may cap it): ISO 4217 currency.
+    amount = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
     page_count = models.PositiveIntegerField(default=0)
     page_sizes = models.JSONField(default=list)  # [[llx, lly, urx, ury], ...] per page, PDF points
     page_rotations = models.JSONField(default=list)  # /Rotate of each page: 0, 90, 180 or 270
@@ -109,6 +112,12 @@ class DocumentRevision(models.Model):
 
 
 class Party(models.Model):
+    class Kind(models.TextChoices):
+        PERSON = "person", _("person")
+        # An organisation signs with one of its seals, applied by the member named by ``email``
+        # (or unattended, under an automatic-signing grant of ``automatic_seal``).
+        ORGANIZATION = "organization", _("organisation")
+
     class Status(models.TextChoices):
         WAITING = "waiting", _("waiting")
         READY = "ready", _("ready")
@@ -117,8 +126,13 @@ class Party(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="parties")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PERSON)
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("email"))
+    organization_uscc = models.CharField(max_length=18, blank=True)  # kind organization
+    automatic_seal = models.ForeignKey(
+        "seals.Seal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     order = models.PositiveSmallIntegerField(default=1)
     position = models.PositiveSmallIntegerField(default=0)  # index in the sender's list of parties
@@ -169,11 +183,21 @@ class PartyAccess(models.Model):
 
 
 class SignatureField(models.Model):
-    """A box on a page, in PDF points of the page's user space, origin at the MediaBox's lower-left."""
+    """A box on a page, in PDF points of the page's user space, origin at the MediaBox's lower-left.
+
+    A ``cross_page_seal`` is one row per page at the page's right edge; the spec gives ``y`` and
+    ``height``; ``x`` and ``width`` are fixed at signing from the seal's width / page count.
+    """
+
+    class Kind(models.TextChoices):
+        SIGNATURE = "signature", _("signature")
+        SEAL = "seal", _("seal")
+        CROSS_PAGE_SEAL = "cross_page_seal", _("cross-page seal")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="fields")
     party = models.ForeignKey(Party, on_delete=models.CASCADE, related_name="fields")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SIGNATURE)
     page = models.PositiveIntegerField()
     x = models.FloatField()
     y = models.FloatField()

@@ -1,0 +1,1 @@
+"""Personal signatures and organisation seals: images, bound certificates, grants, approvals, usage."""
