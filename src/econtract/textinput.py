@@ -190,6 +190,20 @@ USER_TEXT: dict[str, dict[str, TextKind]] = {
         "phone": TextKind.LINE,
         "decline_reason": TextKind.LINES,
     },
+    "seals.PersonalSignature": {"typed_text": TextKind.LINE},
+    "seals.Seal": {
+        "name": TextKind.LINE,
+        "type_text": TextKind.LINE,
+        "code": TextKind.LINE,
+        "status_reason": TextKind.LINE,
+    },
+    "seals.SealGrant": {"note": TextKind.LINE, "revoke_reason": TextKind.LINE},
+    "seals.ApprovalRequest": {
+        "envelope_title": TextKind.LINE,
+        "request_note": TextKind.LINE,
+        "decision_reason": TextKind.LINE,
+    },
+    "seals.SealUsage": {"envelope_title": TextKind.LINE},
 }
 
 

@@ -9,6 +9,8 @@ for the delegated OCSP responder):
     TSA            P-256  KU digitalSignature+nonRepudiation critical; EKU timeStamping critical
     OCSP responder P-256  KU digitalSignature critical; EKU OCSPSigning; id-pkix-ocsp-nocheck
     Signer         P-256  KU digitalSignature+nonRepudiation critical; EKU emailProtection+documentSigning
+    Organisation   P-256  as Signer; subject C, O, organizationIdentifier, CN (ETSI EN 319 412-3 §4.2.1);
+                          policy POLICY_LEGAL_PERSON_SEAL
 """
 
 from __future__ import annotations
@@ -42,8 +44,11 @@ def signature_hash(issuer_key: PrivateKey) -> hashes.SHA256 | hashes.SHA384:
 
 
 def platform_name(common_name: str) -> x509.Name:
+    # countryName: ETSI EN 319 412-2 §4.2.3.1 / -3 §4.2.1 want it in the issuer of signer and seal
+    # certificates. Only hierarchies created from now on carry it; existing CAs keep their names.
     return x509.Name(
         [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, profile.PLATFORM_COUNTRY),
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, profile.ORGANIZATION),
         ]
@@ -60,6 +65,35 @@ def signer_name(common_name: str, pseudonym: str, country: str = "") -> x509.Nam
     if country:
         attributes.insert(0, x509.NameAttribute(NameOID.COUNTRY_NAME, country))
     return x509.Name(attributes)
+
+
+UB_ORGANIZATION_NAME = 64  # RFC 5280 Appendix A ub-organization-name
+UB_COMMON_NAME = 64
+OID_ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")  # X.520 organizationIdentifier
+
+
+def organization_identifier(uscc: str) -> str:
+    """ETSI EN 319 412-1 §5.1.4: "NTR" (national trade register), the ISO 3166 country, a hyphen, the
+    registration number; for a Chinese organisation the unified social credit code."""
+    return f"NTRCN-{uscc}"
+
+
+def organization_name(name: str, uscc: str, country: str = "CN") -> x509.Name:
+    """The legal person's subject (ETSI EN 319 412-3 §4.2.1: countryName, organizationName,
+    organizationIdentifier, commonName). O is never cut: a name past ub-organization-name is refused
+    (a shortened legal name would name someone else); CN, a display name, shares the bound."""
+    if not name or len(name) > UB_ORGANIZATION_NAME:
+        raise ValueError(f"organisation name must be 1..{UB_ORGANIZATION_NAME} characters")
+    if not (len(uscc) == 18 and uscc.isascii() and uscc.isalnum()):
+        raise ValueError("the unified social credit code must be 18 letters and digits")
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, country),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, name),
+            x509.NameAttribute(OID_ORGANIZATION_IDENTIFIER, organization_identifier(uscc)),
+            x509.NameAttribute(NameOID.COMMON_NAME, name[:UB_COMMON_NAME]),
+        ]
+    )
 
 
 def _base(
@@ -167,6 +201,7 @@ def build_issuing(
         .add_extension(
             _policies(
                 *(profile.policy_oid_for_level(level) for level in profile.ASSURANCE_LEVELS),
+                profile.POLICY_LEGAL_PERSON_SEAL,
                 profile.POLICY_TIMESTAMPING,
                 profile.POLICY_OCSP_RESPONDER,
             ),
@@ -244,4 +279,32 @@ def build_signer(
     if email:
         # The verified address, where the name is not verified (L1) or as the NSS email-signer usage wants.
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(email)]), critical=False)
+    return _revocation_pointers(builder).sign(issuing_key, signature_hash(issuing_key))
+
+
+def build_organization(
+    public_key: PublicKey,
+    *,
+    name: str,
+    uscc: str,
+    issuing: x509.Certificate,
+    issuing_key: PrivateKey,
+    now: datetime,
+    lifetime: timedelta,
+    policy_oid: str = profile.POLICY_LEGAL_PERSON_SEAL,
+) -> x509.Certificate:
+    """A seal's certificate: the organisation is the subject; otherwise the signer profile, so that the
+    same validators (NSS's email-signer usage, pyHanko's documentSigning) accept it."""
+    builder = (
+        _base(organization_name(name, uscc), public_key, issuing, now, lifetime)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.EMAIL_PROTECTION, x509.ObjectIdentifier(profile.OID_KP_DOCUMENT_SIGNING)]
+            ),
+            critical=False,
+        )
+        .add_extension(_policies(policy_oid), critical=False)
+    )
     return _revocation_pointers(builder).sign(issuing_key, signature_hash(issuing_key))

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.db import transaction
 from django.utils import timezone
 
-from econtract.accounts.models import User
+from econtract.accounts.models import Organization, User
 from econtract.pki import ca, profile
 from econtract.pki.errors import InvalidRevocationReason
 from econtract.pki.hierarchy import (
@@ -29,6 +29,7 @@ from econtract.pki.hierarchy import (
     record_issued,
 )
 from econtract.pki.models import CertificateProfile, IssuedCertificate, PlatformCertificate
+from econtract.textinput import clean_line
 
 # RFC 5280 §5.3.1 reason codes we accept. certificateHold is excluded: revocation is final here.
 REVOCATION_REASONS: dict[str, x509.ReasonFlags] = {
@@ -120,6 +121,43 @@ def issue_signing_certificate(
         user=user,
         assurance_level=assurance_level,
     )
+
+
+def issue_organization_certificate(
+    organization: Organization,
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey,
+    *,
+    validity_days: int = profile.ORGANIZATION_CERT_DEFAULT_DAYS,
+) -> IssuedCertificate:
+    """Issue a seal's certificate naming a verified organisation (legal person) and record it.
+
+    The subject is what enterprise verification established: the registered name (O, and CN) and
+    the unified social credit code (organizationIdentifier ``NTRCN-<USCC>``). The caller checks that
+    the organisation is verified (seals.services does, under the seal's own error); this function
+    only refuses names that cannot be written (ValueError). ``assurance_level`` stays "": levels are
+    a natural person's; the organisation's verification method is on the organisation.
+    """
+    name = clean_line(organization.name, field="organization.name")
+    if validity_days <= 0:
+        raise ValueError("the validity must be positive")
+    _check_public_key(public_key)
+    ensure_platform_pki()
+    issuing = platform_identity(Role.ISSUING)
+    certificate = ca.build_organization(
+        public_key,
+        name=name,
+        uscc=organization.uscc,
+        issuing=issuing.certificate,
+        issuing_key=issuing.private_key,
+        now=timezone.now(),
+        lifetime=timedelta(days=validity_days),
+    )
+    issued = record_issued(
+        certificate, CertificateProfile.ORGANIZATION, issuer_key_id=issuing.key_id, user=None
+    )
+    IssuedCertificate.objects.filter(pk=issued.pk).update(organization=organization)
+    issued.organization = organization
+    return issued
 
 
 def revoke_certificate(issued: IssuedCertificate, reason: str = "key_compromise") -> None:

@@ -19,6 +19,9 @@ PEN_ARC = "1.3.6.1.4.1.55555"
 DEFAULT_SIGNING_POLICY_ARC = f"{PEN_ARC}.1.1"
 POLICY_NATURAL_PERSON_SIGNING = f"{DEFAULT_SIGNING_POLICY_ARC}.1"
 POLICY_TIMESTAMPING = f"{PEN_ARC}.1.2.1"
+# Legal-person seal certificates (an organisation's seal, seals.services): one policy, PEN.1.4.1. The
+# organisation's identity is what accounts.organizations verified (USCC and legal representative).
+POLICY_LEGAL_PERSON_SEAL = f"{PEN_ARC}.1.4.1"
 POLICY_OCSP_RESPONDER = f"{PEN_ARC}.1.3.1"
 TSA_POLICY_OID = POLICY_TIMESTAMPING
 
@@ -27,6 +30,7 @@ TSA_POLICY_OID = POLICY_TIMESTAMPING
 OID_KP_DOCUMENT_SIGNING = "1.3.6.1.5.5.7.3.36"
 
 ORGANIZATION = "econtract"
+PLATFORM_COUNTRY = "CN"  # the operator's country, in the CA names (ETSI EN 319 412 wants one)
 ROOT_CN = "econtract Root CA"
 ISSUING_CN = "econtract Issuing CA"
 TSA_CN = "econtract Time Stamping Authority"
@@ -42,6 +46,7 @@ TSA_KEY_USE = timedelta(days=365)
 OCSP_RESPONDER_LIFETIME = timedelta(days=365)
 OCSP_RESPONDER_KEY_USE = timedelta(days=335)
 SIGNING_CERT_DEFAULT_DAYS = 730
+ORGANIZATION_CERT_DEFAULT_DAYS = 730
 # Tolerate clock skew between the machines that issue and the ones that sign or check.
 NOT_BEFORE_BACKDATE = timedelta(minutes=1)
 

@@ -105,7 +105,9 @@ class Seal(models.Model):
     seal_type = models.CharField(max_length=24, choices=Type.choices)
     type_text = models.CharField(max_length=20, blank=True)  # the words on the horizontal line
     shape = models.CharField(max_length=8, choices=Shape.choices)
-    code = models.CharField(max_length=13, blank=True)  # the optional 13-digit seal code (lower arc)
+    # The optional code: 13 digits on a round seal's lower arc; on an oval invoice seal the taxpayer
+    # number (15, 17, 18 or 20 characters) across its middle.
+    code = models.CharField(max_length=20, blank=True)
     source = models.CharField(max_length=12, choices=Source.choices, default=Source.GENERATED)
     # Generated seals: a PDF content stream of filled paths (no fonts, no resources) drawing the seal
     # in a box of drawing_width x drawing_height points, origin lower-left (seals.drawing).

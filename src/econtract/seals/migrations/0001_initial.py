@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('seal_type', models.CharField(choices=[('official', 'official seal'), ('contract', 'contract seal'), ('finance', 'finance seal'), ('hr', 'HR seal'), ('invoice', 'invoice seal'), ('legal_representative', 'legal representative seal'), ('custom', 'custom seal')], max_length=24)),
                 ('type_text', models.CharField(blank=True, max_length=20)),
                 ('shape', models.CharField(choices=[('round', 'round'), ('oval', 'oval'), ('square', 'square')], max_length=8)),
-                ('code', models.CharField(blank=True, max_length=13)),
+                ('code', models.CharField(blank=True, max_length=20)),
                 ('source', models.CharField(choices=[('generated', 'generated'), ('uploaded', 'uploaded scan')], default='generated', max_length=12)),
                 ('drawing', models.BinaryField(blank=True, null=True)),
                 ('drawing_width', models.FloatField(default=0)),
