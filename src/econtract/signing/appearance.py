@@ -5,23 +5,37 @@ which also decompiles the layout tables it then drops, and recompiles the CFF pr
 about half of a signature. The signer's font is already cut, once per name, to the glyphs a stamp can
 show (``documents.fonts.cjk_font_subset_path``), so we embed that small font program as it is and
 skip the cut. HarfBuzz still shapes with the font's layout tables, so the text is drawn as before.
+
+A box showing a **mark** (her signature image, or a seal) is drawn by our own pyHanko stamp,
+``MarkStampStyle``: pyHanko creates the signature field and asks the style for the widget's appearance
+as it does for its text stamps, so the appearance is written in the signer's revision and covered by
+her signature. (pyHanko's ``TextStampStyle(background=...)`` was not used: it fits the background to the
+whole box under the text and paints it at an opacity, where the mark must sit beside the text, at full
+strength.) The stamp draws the mark's form XObject (``marks.mark_xobject``) scaled to fit keeping its
+aspect, at the left of a wide box or at the top of a tall one, and name, time and certificate serial in
+small text beside or below it (``MARK_FONT_SIZE``, shrunk to fit, never enlarged); all inside the box,
+with no border and no background. The mark is painted with blend mode Multiply: ink darkens what lies
+under it and never hides it, even where an image is opaque. A seal may overlap the text by
+``SEAL_OVERLAP`` of its size, as a seal is stamped over the name; under Multiply the text stays legible
+through the red. Without a mark the stamp is the text stamp of step 1 (with its thin border).
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from fontTools.ttLib import TTFont
-from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils import generic, layout
+from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.font.api import FontEngineFactory
 from pyhanko.pdf_utils.font.opentype import CIDFontType0, GlyphAccumulator
 from pyhanko.pdf_utils.generic import pdf_name
-from pyhanko.pdf_utils.text import TextBoxStyle
+from pyhanko.pdf_utils.text import TextBox, TextBoxStyle
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
-from pyhanko.stamp import TextStampStyle
+from pyhanko.stamp import BaseStamp, BaseStampStyle, TextStampStyle
 
 # Who, when (local time), and which certificate.
 STAMP_TEMPLATE = "电子签名 Signed by\n%(signer)s\n%(when)s\n%(serial)s"
@@ -116,3 +130,158 @@ def font_for(*texts: str) -> str:
 def stamp_style_for(*texts: str) -> TextStampStyle:
     """The stamp style for a signature showing ``texts`` (the signer's name, time label, serial...)."""
     return stamp_style(font_for(*texts))
+
+
+# --- Appearances with a mark (see the module docstring) ------------------------------------------
+
+MARK_TEXT_TEMPLATE = "%(signer)s\n%(when)s\n%(serial)s"
+MARK_FONT_SIZE = 7
+MARK_LEADING = 8
+SEAL_OVERLAP = 0.15
+_WIDE = 1.8  # a box at least this many times as wide as high puts the text beside the mark
+
+
+@dataclass(frozen=True)
+class MarkLayout:
+    """Where a box's parts go, in the box's coordinates (origin lower-left, points)."""
+
+    mark_x: float
+    mark_y: float
+    mark_scale: float  # mark units -> points
+    text_x: float
+    text_y: float
+    text_scale: float  # of the text drawn at MARK_FONT_SIZE
+
+
+def mark_layout(
+    *,
+    kind: str,
+    box_width: float,
+    box_height: float,
+    mark_size: tuple[float, float],
+    text_size: tuple[float, float],
+) -> MarkLayout:
+    """Fit the mark and the text block (natural ``text_size`` at MARK_FONT_SIZE) inside the box."""
+    mark_w, mark_h = mark_size
+    text_w, text_h = max(text_size[0], 1.0), max(text_size[1], 1.0)
+    pad = min(2.0, 0.04 * min(box_width, box_height))
+    inner_w, inner_h = max(box_width - 2 * pad, 1.0), max(box_height - 2 * pad, 1.0)
+    overlap = SEAL_OVERLAP if kind == "seal" else 0.0
+    if box_width >= _WIDE * box_height:
+        text_scale = min(1.0, inner_h / text_h, 0.5 * inner_w / text_w)
+        shown_text_w = text_w * text_scale
+        room = max(inner_w - shown_text_w - pad, 1.0)
+        scale = min(room / (mark_w * (1 - overlap)), inner_h / mark_h)
+        shown_w = mark_w * scale
+        text_x = pad + shown_w * (1 - overlap) + (0 if overlap else pad)
+        return MarkLayout(
+            mark_x=pad,
+            mark_y=(box_height - mark_h * scale) / 2,
+            mark_scale=scale,
+            text_x=min(text_x, box_width - pad - shown_text_w),
+            text_y=(box_height - text_h * text_scale) / 2,
+            text_scale=text_scale,
+        )
+    text_scale = min(1.0, inner_w / text_w, 0.4 * inner_h / text_h)
+    shown_text_h = text_h * text_scale
+    room = max(inner_h - shown_text_h - (0 if overlap else pad), 1.0)
+    scale = min(inner_w / mark_w, room / (mark_h * (1 - overlap)), inner_h / mark_h)
+    mark_y = box_height - pad - mark_h * scale
+    # the text right under the mark (under its lower edge, for a seal), not at the foot of a tall box
+    text_top = mark_y + mark_h * scale * overlap - (0 if overlap else pad)
+    return MarkLayout(
+        mark_x=(box_width - mark_w * scale) / 2,
+        mark_y=mark_y,
+        mark_scale=scale,
+        text_x=(box_width - text_w * text_scale) / 2,
+        text_y=max(pad, text_top - shown_text_h),
+        text_scale=text_scale,
+    )
+
+
+def mark_text_box_style(font_path: str) -> TextBoxStyle:
+    return TextBoxStyle(
+        font=PrecutFontFactory(font_path),
+        font_size=MARK_FONT_SIZE,
+        leading=MARK_LEADING,
+        box_layout_rule=layout.SimpleBoxLayoutRule(
+            x_align=layout.AxisAlignment.ALIGN_MIN,
+            y_align=layout.AxisAlignment.ALIGN_MIN,
+            margins=layout.Margins(),
+            inner_content_scaling=layout.InnerScaling.NO_SCALING,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class MarkStampStyle(BaseStampStyle):
+    """A box showing the signer's mark (``mark_ref``: the form XObject of ``marks.mark_xobject``) and text."""
+
+    mark_ref: generic.IndirectObject | None = None
+    mark_size: tuple[float, float] = (1.0, 1.0)
+    kind: str = "signature"
+    text_box_style: TextBoxStyle = field(default_factory=TextBoxStyle)
+    stamp_text: str = MARK_TEXT_TEMPLATE
+    border_width: int = 0
+
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict[str, Any]
+    ) -> MarkStamp:
+        return MarkStamp(writer, self, box=box, text_params=text_params)
+
+
+class MarkStamp(BaseStamp):
+    def __init__(
+        self,
+        writer: BasePdfFileWriter,
+        style: MarkStampStyle,
+        *,
+        box: layout.BoxConstraints,
+        text_params: dict[str, Any],
+    ) -> None:
+        super().__init__(writer, style, box=box)
+        self.text_params = text_params
+
+    def render(self) -> bytes:
+        style: MarkStampStyle = self.style
+        assert style.mark_ref is not None
+        text_box = TextBox(style.text_box_style, writer=self.writer, resources=self.resources)
+        text_box.content = style.stamp_text % self.text_params
+        text_commands = text_box.render()  # at its natural size: the box is sized to the text
+        placed = mark_layout(
+            kind=style.kind,
+            box_width=self.box.width,
+            box_height=self.box.height,
+            mark_size=style.mark_size,
+            text_size=(text_box.box.width, text_box.box.height),
+        )
+        self.set_resource(ResourceType.XOBJECT, pdf_name("/Mark"), style.mark_ref)
+        self.set_resource(
+            ResourceType.EXT_G_STATE,
+            pdf_name("/MarkGS"),
+            generic.DictionaryObject({pdf_name("/BM"): pdf_name("/Multiply")}),
+        )
+        return b" ".join(
+            [
+                b"q",
+                b"q %s 0 0 %s %s %s cm"
+                % (_n(placed.text_scale), _n(placed.text_scale), _n(placed.text_x), _n(placed.text_y)),
+                text_commands,
+                b"Q",
+                b"q /MarkGS gs %s 0 0 %s %s %s cm /Mark Do Q"
+                % (_n(placed.mark_scale), _n(placed.mark_scale), _n(placed.mark_x), _n(placed.mark_y)),
+                b"Q",
+            ]
+        )
+
+
+def mark_stamp_style(
+    font_path: str, *, mark_ref: generic.IndirectObject, mark_size: tuple[float, float], kind: str
+) -> MarkStampStyle:
+    return MarkStampStyle(
+        mark_ref=mark_ref, mark_size=mark_size, kind=kind, text_box_style=mark_text_box_style(font_path)
+    )
+
+
+def _n(value: float) -> bytes:
+    return (f"{value:.4f}".rstrip("0").rstrip(".") or "0").encode("ascii")

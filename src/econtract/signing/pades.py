@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import io
 import logging
 from collections.abc import Coroutine, Mapping, Sequence
@@ -21,16 +22,19 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.form_tools import populate_static_text_field
 from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.layout import BoxConstraints
 from pyhanko.sign import fields, signers
 from pyhanko.sign.fields import FieldMDPAction, FieldMDPSpec, SigFieldSpec
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.stamp import BaseStampStyle, NoOpStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from econtract.signing import appearance
+from econtract.signing import appearance, marks
+from econtract.signing.marks import Mark
 
 T = TypeVar("T")
 
@@ -48,17 +52,23 @@ logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_ExpectedNoFetchW
 # /Contents is reserved as hex: two characters per DER byte, plus room for the timestamp token.
 _RESERVE_MARGIN_BYTES = 6144
 _WIDGET_PRINT_FLAG = 4
+CROSS_PAGE_SEAL = "cross_page_seal"
 
 
 @dataclass(frozen=True)
 class Placement:
-    """A signature box: 1-based page, lower-left corner and size in PDF points relative to the MediaBox."""
+    """A signature box: 1-based page, lower-left corner and size in PDF points relative to the MediaBox.
+
+    ``kind`` is ``signature``, ``seal`` or ``cross_page_seal``; for a cross-page seal only ``page``, ``y``
+    and ``height`` count (``x`` and ``width`` are derived from the mark and the number of pages).
+    """
 
     page: int
     x: float
     y: float
     width: float
     height: float
+    kind: str = "signature"
 
 
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
@@ -106,26 +116,9 @@ def _mirror_appearance(writer: IncrementalPdfFileWriter, field_name: str, extra:
     field have several widgets; pyHanko's diff analysis accepts them as form filling).
     """
     field_ref, field = _find_field(writer, field_name)
-    kids = field["/Kids"]
-    shown = kids[0].get_object()["/AP"]
+    shown = field["/Kids"][0].get_object()["/AP"].raw_get("/N")
     for placement in extra:
-        page_ref = writer.find_page_for_modification(placement.page - 1)[0]
-        widget = generic.DictionaryObject(
-            {
-                pdf_name("/Type"): pdf_name("/Annot"),
-                pdf_name("/Subtype"): pdf_name("/Widget"),
-                pdf_name("/F"): generic.NumberObject(_WIDGET_PRINT_FLAG),
-                pdf_name("/Rect"): generic.ArrayObject(
-                    generic.FloatObject(v) for v in _box(writer, placement)
-                ),
-                pdf_name("/P"): page_ref,
-                pdf_name("/Parent"): field_ref,
-                pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): shown.raw_get("/N")}),
-            }
-        )
-        widget_ref = writer.add_object(widget)
-        kids.append(widget_ref)
-        writer.register_annotation(page_ref, widget_ref)
+        _widget(writer, field_ref, placement.page, _box(writer, placement), shown)
     writer.mark_update(field_ref)
 
 
@@ -149,6 +142,113 @@ def _reserve(chain: Sequence[x509.Certificate]) -> int:
     return 2 * (sum(len(cert.dump()) for cert in chain) * 2 + _RESERVE_MARGIN_BYTES)
 
 
+def _widget(
+    writer: IncrementalPdfFileWriter,
+    field_ref: generic.IndirectObject,
+    page: int,
+    rect: Sequence[float],
+    normal: generic.PdfObject,
+) -> None:
+    """Add a further widget of the signature field on ``page`` (1-based) showing ``normal``."""
+    page_ref = writer.find_page_for_modification(page - 1)[0]
+    widget = generic.DictionaryObject(
+        {
+            pdf_name("/Type"): pdf_name("/Annot"),
+            pdf_name("/Subtype"): pdf_name("/Widget"),
+            pdf_name("/F"): generic.NumberObject(_WIDGET_PRINT_FLAG),
+            pdf_name("/Rect"): generic.ArrayObject(generic.FloatObject(v) for v in rect),
+            pdf_name("/P"): page_ref,
+            pdf_name("/Parent"): field_ref,
+            pdf_name("/AP"): generic.DictionaryObject({pdf_name("/N"): normal}),
+        }
+    )
+    widget_ref = writer.add_object(widget)
+    field_ref.get_object()["/Kids"].append(widget_ref)
+    writer.register_annotation(page_ref, widget_ref)
+
+
+def _right_edge(writer: IncrementalPdfFileWriter, page_index: int) -> float:
+    """The right edge of the page as shown: the CropBox's (within the MediaBox) when there is one."""
+    page = writer.find_page_for_modification(page_index)[0].get_object()
+    pages = writer.root["/Pages"]
+    media = page.get("/MediaBox") or pages.get("/MediaBox")
+    right = max(float(media[0]), float(media[2]))
+    crop = page.get("/CropBox") or pages.get("/CropBox")
+    if crop is not None:
+        right = min(right, max(float(crop[0]), float(crop[2])))
+    return right
+
+
+def _strip_rect(writer: IncrementalPdfFileWriter, placement: Placement, strip: marks.Strip) -> list[float]:
+    """The strip at the page's right edge, ``y`` MediaBox-relative as in ``_box``, in exact points."""
+    _, lly = _page_origin(writer, placement.page - 1)
+    right = _right_edge(writer, placement.page - 1)
+    y = lly + placement.y
+    return [round(v, 4) for v in (right - strip.width, y, right, y + strip.height)]
+
+
+@dataclass
+class _Widgets:
+    """A signer's placements: her boxes (signature or seal; pyHanko draws the first) and her
+    cross-page strips, in page order."""
+
+    boxes: list[Placement]
+    strips: list[Placement]
+
+    @classmethod
+    def split(cls, placements: Sequence[Placement]) -> _Widgets:
+        boxes = [p for p in placements if p.kind != CROSS_PAGE_SEAL]
+        strips = sorted((p for p in placements if p.kind == CROSS_PAGE_SEAL), key=lambda p: p.page)
+        return cls(boxes=boxes, strips=strips)
+
+
+def _add_mark_widgets(
+    writer: IncrementalPdfFileWriter,
+    field_name: str,
+    widgets: _Widgets,
+    *,
+    mark: Mark,
+    mark_ref: generic.IndirectObject,
+    style: appearance.MarkStampStyle,
+    text_params: dict[str, str],
+) -> None:
+    """Her further boxes (each with an appearance of its own size) and her cross-page strips.
+
+    When she has no box, pyHanko made the field's first widget at the first strip without drawing it
+    (NoOp style): it gets the first strip's appearance here.
+    """
+    field_ref, field = _find_field(writer, field_name)
+    drawn: dict[tuple[int, int, str], generic.IndirectObject] = {}
+    for placement in widgets.boxes[1:]:
+        rect = _box(writer, placement)
+        size = (rect[2] - rect[0], rect[3] - rect[1], placement.kind)
+        if size not in drawn:
+            kind_style = dataclasses.replace(style, kind=placement.kind)
+            stamp = kind_style.create_stamp(
+                writer, BoxConstraints(width=size[0], height=size[1]), text_params
+            )
+            drawn[size] = stamp.register()
+        _widget(writer, field_ref, placement.page, rect, drawn[size])
+    if not widgets.strips:
+        writer.mark_update(field_ref)
+        return
+    height = widgets.strips[0].height
+    for placement, strip in zip(
+        widgets.strips, marks.strips_for(mark, height, len(widgets.strips)), strict=True
+    ):
+        normal = marks.strip_xobject(writer, mark_ref, mark, strip)
+        if not widgets.boxes and strip.index == 0:
+            main = field["/Kids"][0].get_object()
+            main[pdf_name("/AP")] = generic.DictionaryObject({pdf_name("/N"): normal})
+            main[pdf_name("/Rect")] = generic.ArrayObject(
+                generic.FloatObject(v) for v in _strip_rect(writer, placement, strip)
+            )
+            writer.mark_update(field["/Kids"].raw_get(0))
+            continue
+        _widget(writer, field_ref, placement.page, _strip_rect(writer, placement, strip), normal)
+    writer.mark_update(field_ref)
+
+
 async def _sign_async(
     pdf: bytes,
     *,
@@ -161,13 +261,21 @@ async def _sign_async(
     timestamper: TimeStamper,
     validation_context: ValidationContext,
     bytes_reserved: int | None,
+    mark: Mark | None,
 ) -> bytes:
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     font_path = appearance.font_for(signer_name, *appearance_text.values(), *form_values.values())
     _fill_form_fields(writer, form_values, font_path)
     lock = signer_lock(field_name, list(form_values))
-    if placements:
-        first = placements[0]
+    widgets = _Widgets.split(placements)
+    if not placements:
+        mark = None  # an invisible signature shows nothing
+    if widgets.strips and mark is None:
+        raise ValueError("a cross-page seal needs a mark")
+    if widgets.strips and len({p.height for p in widgets.strips}) != 1:
+        raise ValueError("the strips of a cross-page seal have one height")
+    first = widgets.boxes[0] if widgets.boxes else widgets.strips[0] if widgets.strips else None
+    if first is not None:
         spec = SigFieldSpec(
             sig_field_name=field_name,
             on_page=first.page - 1,
@@ -186,7 +294,19 @@ async def _sign_async(
         validation_context=validation_context,
         name=signer_name,
     )
-    style = appearance.stamp_style(font_path)
+    style: BaseStampStyle
+    mark_ref = mark_style = None
+    if mark is None:
+        style = appearance.stamp_style(font_path)
+    else:
+        mark_ref = marks.mark_xobject(writer, mark)
+        mark_style = appearance.mark_stamp_style(
+            font_path,
+            mark_ref=mark_ref,
+            mark_size=(mark.width, mark.height),
+            kind=widgets.boxes[0].kind if widgets.boxes else "seal",
+        )
+        style = mark_style if widgets.boxes else NoOpStampStyle()
     pdf_signer = signers.PdfSigner(meta, signer=signer, timestamper=timestamper, stamp_style=style)
     session = pdf_signer.init_signing_session(writer, existing_fields_only=True)
     validation_info = await session.perform_presign_validation(writer)
@@ -195,7 +315,18 @@ async def _sign_async(
     tbs = session.prepare_tbs_document(
         validation_info=validation_info, bytes_reserved=bytes_reserved, appearance_text_params=appearance_text
     )
-    if len(placements) > 1:
+    if mark is not None:
+        assert mark_ref is not None and mark_style is not None
+        _add_mark_widgets(
+            writer,
+            field_name,
+            widgets,
+            mark=mark,
+            mark_ref=mark_ref,
+            style=mark_style,
+            text_params={"signer": signer_name, **appearance_text},
+        )
+    elif len(placements) > 1:
         _mirror_appearance(writer, field_name, placements[1:])
     output = io.BytesIO()
     prepared, result = tbs.digest_tbs_document(output=output)
@@ -223,11 +354,20 @@ def sign_revision(
     timestamper: TimeStamper,
     validation_context: ValidationContext,
     form_values: Mapping[str, str] | None = None,
+    mark: Mark | None = None,
 ) -> bytes:
     """Append one PAdES B-T signature revision with validation data (B-LT) and return the new PDF.
 
     The signature locks (FieldMDP) its own field and every field of ``form_values``: names of empty
     text fields already in the document (created before the first signature) that she fills now.
+
+    All ``placements`` are widgets of her one signature field (decisions.md #4/#5), each with an
+    appearance of its own. With a ``mark`` a signature or seal box shows the mark with name, time and
+    serial (``appearance.MarkStampStyle``); without one, the text stamp. ``cross_page_seal``
+    placements (one per page, ``y`` and ``height`` only; a mark is required) become strips at the pages'
+    right edges: the seal drawn ``height`` high, its width w = height * mark.width / mark.height cut
+    into n = len(strips) vertical slices of w / n, slice i (page order) on the i-th page; no text.
+    When she has only strips, the first strip is the field's main widget.
     """
     signer = signers.SimpleSigner(
         signing_cert=certificate,
@@ -244,6 +384,7 @@ def sign_revision(
         form_values=dict(form_values or {}),
         timestamper=timestamper,
         validation_context=validation_context,
+        mark=mark,
     )
     try:
         return run_sync(_sign_async(pdf, bytes_reserved=_reserve([certificate, *chain]), **kwargs))
