@@ -12,6 +12,7 @@ logger = logging.getLogger("econtract.api")
 STATUS_BY_CODE: dict[str, int] = {
     # signing
     "invalid_envelope": 400,
+    "invalid_signing_request": 400,
     "envelope_not_editable": 409,
     "envelope_closed": 409,
     "envelope_expired": 409,

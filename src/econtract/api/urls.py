@@ -22,6 +22,7 @@ from econtract.jsoninput import JsonRefused
 from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PkiError
 from econtract.seals.errors import SealsError
+from econtract.seals.models import ApprovalRequest, PersonalSignature, Seal, SealGrant
 from econtract.signing.errors import SigningError
 from econtract.signing.models import Envelope, Party
 from econtract.textinput import UnsafeText
@@ -82,7 +83,14 @@ def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
     return error_response("not_found", "no such object", 404)
 
 
-for missing in (Envelope.DoesNotExist, Party.DoesNotExist):
+for missing in (
+    Envelope.DoesNotExist,
+    Party.DoesNotExist,
+    Seal.DoesNotExist,
+    SealGrant.DoesNotExist,
+    ApprovalRequest.DoesNotExist,
+    PersonalSignature.DoesNotExist,
+):
     api.add_exception_handler(missing, not_found)
 
 

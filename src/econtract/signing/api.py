@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal, cast
 from uuid import UUID
 
@@ -13,7 +14,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import File, Form, Router, Schema, Status
 from ninja.files import UploadedFile
-from pydantic import BaseModel, Field, FiniteFloat, ValidationError
+from pydantic import BaseModel, Field, FiniteFloat, ValidationError, model_validator
 
 from econtract.accounts.models import User
 from econtract.accounts.services import primary_organization
@@ -40,8 +41,29 @@ def _default_willingness() -> list[WillingnessMethod]:
 
 
 class PartyIn(BaseModel):
+    kind: Literal["person", "organization"] = Field(
+        default="person",
+        description="person signs with her own signature; organization with one of its seals, applied by "
+        "the member `email` names (or unattended: `automatic`)",
+    )
     name: SingleLineText = Field(min_length=1, max_length=200)
-    email: SingleLineText = Field(min_length=3, max_length=254)
+    email: SingleLineText = Field(
+        default="",
+        max_length=254,
+        description="The person who signs; for an organisation, the member who applies its seal. "
+        "Optional for an automatic party (it then only receives the signed contract)",
+    )
+    organization_uscc: SingleLineText = Field(
+        default="",
+        max_length=32,
+        description="kind organization: its unified social credit code (18 characters)",
+    )
+    automatic: bool = Field(
+        default=False,
+        description="kind organization: signed by the platform with `seal_id` under the sending "
+        "organisation's automatic-signing grant (only the sender's own seal)",
+    )
+    seal_id: UUID | None = Field(default=None, description="automatic parties: the seal to apply")
     order: int = Field(default=1, ge=1, le=100)
     phone: SingleLineText = Field(
         default="",
@@ -61,25 +83,52 @@ class PartyIn(BaseModel):
 
 
 class FieldIn(BaseModel):
+    kind: Literal["signature", "seal", "cross_page_seal"] = Field(
+        default="signature",
+        description="signature (person parties), seal or cross_page_seal (organisation parties); a "
+        "cross_page_seal gives only y and height: it is split in strips along every page's right edge",
+    )
     party: int = Field(ge=0)
-    page: int = Field(ge=1)
-    x: FiniteFloat
+    page: int | None = Field(default=None, ge=1, description="not for cross_page_seal")
+    x: FiniteFloat | None = Field(default=None, description="not for cross_page_seal")
     y: FiniteFloat
-    width: FiniteFloat
+    width: FiniteFloat | None = Field(default=None, description="not for cross_page_seal")
     height: FiniteFloat
+
+    @model_validator(mode="after")
+    def _placed(self) -> FieldIn:
+        given = [name for name in ("page", "x", "width") if getattr(self, name) is not None]
+        if self.kind == "cross_page_seal":
+            if given:
+                raise ValueError(f"a cross_page_seal derives {', '.join(given)}: give only y and height")
+        elif len(given) < 3:
+            raise ValueError("page, x, y, width and height are required")
+        return self
 
 
 class EnvelopeSpec(BaseModel):
     title: SingleLineText = Field(min_length=1, max_length=300)
     deadline: datetime | None = None
+    amount: Decimal | None = Field(
+        default=None,
+        description="What the contract is worth (a decimal string or number, > 0, at most 2 decimals), "
+        "so that a seal grant's max_amount can be judged",
+    )
+    currency: SingleLineText = Field(
+        default="", max_length=3, description="ISO 4217 code (e.g. CNY); required with amount"
+    )
     parties: list[PartyIn] = Field(default_factory=list, max_length=services.MAX_PARTIES)
     fields: list[FieldIn] = Field(default_factory=list, max_length=services.MAX_FIELDS)
 
 
 class PartyOut(Schema):
     id: UUID
+    kind: str = "person"
     name: str
     email: str
+    organization_uscc: str = ""
+    automatic: bool = False
+    seal_id: UUID | None = None  # the seal of an automatic party
     order: int
     status: str
     signed_at: datetime | None = None
@@ -95,6 +144,7 @@ class PartyOut(Schema):
 class FieldOut(Schema):
     id: UUID
     party_id: UUID
+    kind: str
     page: int
     x: float
     y: float
@@ -113,6 +163,8 @@ class EnvelopeOut(Schema):
     original_sha256: str
     current_sha256: str
     page_count: int
+    amount: str | None = None  # a decimal string with 2 places
+    currency: str = ""
     parties: list[PartyOut]
     fields: list[FieldOut]
 
@@ -142,6 +194,15 @@ class SignIn(Schema):
     webauthn: dict | None = Field(
         default=None, description="The passkey assertion (willingness webauthn), as the browser returns it"
     )
+    signature_id: UUID | None = Field(
+        default=None,
+        description="A person party: one of her signatures (GET /me/signatures); else her default one, "
+        "else her verified name in a handwriting font",
+    )
+    seal_id: UUID | None = Field(
+        default=None,
+        description="An organisation party (required): a seal of that organisation she holds a live grant for",
+    )
 
 
 class OtpOut(Schema):
@@ -163,6 +224,8 @@ def envelope_out(envelope: Envelope) -> dict:
         "original_sha256": envelope.original_sha256,
         "current_sha256": envelope.current_document().sha256,
         "page_count": envelope.page_count,
+        "amount": str(envelope.amount) if envelope.amount is not None else None,
+        "currency": envelope.currency,
         "parties": parties_out(envelope, list(envelope.parties.all())),
         "fields": list(envelope.fields.all()),
     }
@@ -176,8 +239,12 @@ def parties_out(envelope: Envelope, parties: list[Party]) -> list[dict]:
         shaped.append(
             {
                 "id": party.id,
+                "kind": party.kind,
                 "name": party.name,
                 "email": party.email,
+                "organization_uscc": party.organization_uscc,
+                "automatic": party.automatic_seal_id is not None,
+                "seal_id": party.automatic_seal_id,
                 "order": party.order,
                 "status": party.status,
                 "signed_at": party.signed_at,
@@ -209,8 +276,9 @@ def _visible(request: HttpRequest, envelope_id: UUID) -> Envelope:
 
 SPEC_DESCRIPTION = (
     "The envelope as a JSON object (this schema), sent as the text of the `spec` form field: "
-    "title, optional deadline, parties (signing order: lower first, equal in parallel) and "
-    "signature fields (`party` indexes `parties`; `page` from 1; PDF points, origin lower-left)."
+    "title, optional deadline, optional amount and currency, parties (signing order: lower first, "
+    "equal in parallel; a person, or an organisation signing with its seal) and fields (`party` indexes "
+    "`parties`; `page` from 1; PDF points, origin lower-left; kind signature, seal or cross_page_seal)."
 )
 
 
@@ -252,14 +320,29 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
                 phone=p.phone,
                 min_assurance=p.min_assurance or "",
                 willingness=tuple([p.willingness] if isinstance(p.willingness, str) else p.willingness),
+                kind=p.kind,
+                organization_uscc=p.organization_uscc,
+                automatic=p.automatic,
+                seal_id=p.seal_id,
             )
             for p in parsed.parties
         ],
         fields=[
-            services.FieldSpec(party=f.party, page=f.page, x=f.x, y=f.y, width=f.width, height=f.height)
+            services.FieldSpec(
+                party=f.party,
+                # a cross-page seal's page, x and width are derived from the document
+                page=f.page or 1,
+                x=f.x if f.x is not None else 0.0,
+                y=f.y,
+                width=f.width if f.width is not None else 0.0,
+                height=f.height,
+                kind=f.kind,
+            )
             for f in parsed.fields
         ],
         deadline=parsed.deadline,
+        amount=parsed.amount,
+        currency=parsed.currency,
         context=RequestContext.from_request(request),
     )
     return Status(201, envelope_out(envelope))
@@ -317,6 +400,7 @@ def send_envelope(request: HttpRequest, envelope_id: UUID) -> dict:
     envelope = services.send_envelope(
         _visible(request, envelope_id), _user(request), RequestContext.from_request(request)
     )
+    envelope.refresh_from_db()  # an automatic party may have signed once the sending committed
     return envelope_out(envelope)
 
 
@@ -429,8 +513,11 @@ def sign(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: SignI
         sms_otp=payload.sms_otp,
         totp=payload.totp,
         webauthn=payload.webauthn,
+        signature_id=payload.signature_id,
+        seal_id=payload.seal_id,
         context=RequestContext.from_request(request),
     )
+    envelope.refresh_from_db()  # an automatic party after her may have signed on commit
     return envelope_out(envelope)
 
 

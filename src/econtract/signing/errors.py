@@ -49,3 +49,10 @@ class PartyAccessRequired(SigningError):
     """Signing without an account needs a fresh proof of the party's email (and phone) first."""
 
     code = "party_access_required"
+
+
+class InvalidSigningRequest(SigningError):
+    """A signing request that does not fit the party: no seal named for an organisation party, or a seal
+    named for a person (400)."""
+
+    code = "invalid_signing_request"

@@ -69,7 +69,9 @@ def test_spec_is_documented_as_the_json_object_it_is(schema):
     party = spec["properties"]["parties"]["items"]
     assert party["type"] == "object" and {"name", "email", "order"} <= set(party["properties"])
     field = spec["properties"]["fields"]["items"]
-    assert {"party", "page", "x", "y", "width", "height"} <= set(field["required"])
+    # a cross-page seal gives only y and height: page, x and width are derived (issue 9)
+    assert {"party", "y", "height"} <= set(field["required"])
+    assert {"kind", "page", "x", "width"} <= set(field["properties"])
     assert "$ref" not in str(spec)  # inlined: nothing dangles inside the request body
     assert body["schema"]["properties"]["document"]["format"] == "binary"
 

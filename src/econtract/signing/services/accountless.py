@@ -46,7 +46,10 @@ VERIFY_METHODS = ("id_2el", "id_3el", "bank_4el")
 
 def accountless_allowed(party: Party) -> bool:
     """A party may sign without an account unless she is bound to one, has one (she keeps her
-    long-term key), or the sender asked for a factor only an account holds (TOTP, passkey)."""
+    long-term key), or the sender asked for a factor only an account holds (TOTP, passkey). An
+    organisation party never does: it signs with one of its seals, applied by a member."""
+    if party.kind == Party.Kind.ORGANIZATION:
+        return False
     if party.user_id is not None or willingness.requires_account(party):
         return False
     return not User.objects.filter(email__iexact=party.email).exists()

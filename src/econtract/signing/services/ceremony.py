@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import logging
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
 
 from asn1crypto import x509
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from PIL import Image
 
 from econtract.accounts.models import User
 from econtract.evidence.services import RequestContext, record_event
@@ -18,8 +22,11 @@ from econtract.pki import custody
 from econtract.pki.errors import PkiError
 from econtract.pki.services import platform_chain, signing_validation_context_for
 from econtract.pki.tsa import get_timestamper
+from econtract.seals.signatures import signature_for_signing
 from econtract.signing import pades
-from econtract.signing.models import DocumentRevision, Envelope, Party
+from econtract.signing.errors import InvalidSigningRequest
+from econtract.signing.marks import Mark
+from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
 from econtract.signing.services import willingness
 from econtract.signing.services.envelopes import (
     _authorize_party,
@@ -31,6 +38,41 @@ from econtract.signing.services.envelopes import (
 from econtract.signing.services.routing import _advance, _check_open, _check_turn
 
 logger = logging.getLogger("econtract.signing")
+
+
+@dataclass(frozen=True)
+class SealMaterial:
+    """What an organisation's seal brings to one signature: its key, certificate, name and picture."""
+
+    private_key: Any
+    certificate: x509.Certificate
+    signer_name: str
+    mark: Mark
+
+
+class SealStep(Protocol):
+    """How a seal takes part in the signing transaction (signing.services.seal_use implements it)."""
+
+    def material(self, envelope: Envelope, party: Party) -> SealMaterial:
+        """Authorise again under the envelope's lock, then unseal the seal's key."""
+
+    def record(
+        self,
+        envelope: Envelope,
+        party: Party,
+        *,
+        document_sha256: str,
+        certificate_serial: str,
+        cross_page: bool,
+    ) -> dict[str, Any]:
+        """Record the use (SealUsage, the seal's own event); the ``signed`` event's seal payload."""
+
+
+def png_mark(png: bytes) -> Mark:
+    """A PNG as a mark, its natural size in pixels."""
+    with Image.open(io.BytesIO(png)) as image:
+        width, height = image.size
+    return Mark(width=float(width), height=float(height), png=png)
 
 
 def request_signing_code(
@@ -79,18 +121,41 @@ def sign(
     sms_otp: str = "",
     totp: str = "",
     webauthn: dict[str, Any] | None = None,
+    signature_id: UUID | None = None,
+    seal_id: UUID | None = None,
 ) -> Envelope:
     """The party signs: her level, the willingness check, then PIN to unwrap her key, then one
-    incremental PAdES revision.
+    incremental PAdES revision showing her signature (``signature_id``, else her default one).
 
+    An organisation party signs with ``seal_id`` instead (signing.services.seal_use).
     Failed codes and PINs are recorded and counted outside the signing transaction so they stay counted.
     """
     envelope, party = _load_party(envelope_id, party_id)
+    if party.kind == Party.Kind.ORGANIZATION:
+        # imported here: the seal ceremony is built on this module's commit_signature
+        from econtract.signing.services.seal_use import sign_with_seal
+
+        return sign_with_seal(
+            envelope,
+            party,
+            user,
+            seal_id=seal_id,
+            otp=otp,
+            pin=pin,
+            sms_otp=sms_otp,
+            totp=totp,
+            webauthn=webauthn,
+            context=context,
+        )
+    if seal_id is not None:
+        raise InvalidSigningRequest("a person signs with her signature; seal_id is for organisation parties")
     _authorize_party(party, user)
     _check_open(envelope, context)
     _check_turn(party)
     level = assurance.level_of(user)
     willingness.require_level(envelope, party, level, context)
+    # chosen before any code is checked: an unknown signature_id costs her nothing
+    png, signature_kind, signature_sha256 = signature_for_signing(user, signature_id)
     proof = willingness.check_willingness(
         envelope, party, user, otp=otp, sms_otp=sms_otp, totp=totp, webauthn=webauthn, context=context
     )
@@ -112,9 +177,15 @@ def sign(
             "verification_method": _verification_method(user),
             "willingness": [*proof.methods, "pin"],
             "key_custody": "pin",
+            "signature": {
+                "id": str(signature_id) if signature_id else None,
+                "kind": signature_kind,
+                "sha256": signature_sha256,
+            },
         },
         user=user,
         context=context,
+        mark=png_mark(png),
     )
 
 
@@ -122,25 +193,41 @@ def commit_signature(
     envelope: Envelope,
     party: Party,
     *,
-    private_key: Any,
-    certificate: x509.Certificate,
+    private_key: Any = None,
+    certificate: x509.Certificate | None = None,
     signer_name: str,
-    proof: willingness.WillingnessProof,
+    proof: willingness.WillingnessProof | None,
     evidence: dict[str, Any],
     user: User | None,
     context: RequestContext,
+    mark: Mark | None = None,
+    seal: SealStep | None = None,
 ) -> Envelope:
-    """One incremental PAdES revision by ``party``, stored, recorded and routed in one transaction."""
+    """One incremental PAdES revision by ``party``, stored, recorded and routed in one transaction.
+
+    With ``seal`` the key, certificate and mark are the seal's, taken under the envelope's lock; its
+    use is recorded in the same transaction as the revision (``proof`` None: an automatic grant).
+    """
     org = envelope.organization
     with transaction.atomic():
         envelope = _locked(envelope.pk)
         party = Party.objects.select_for_update().get(pk=party.pk)
         _check_open(envelope, context)
         _check_turn(party)
+        if party.kind == Party.Kind.ORGANIZATION and seal is None:
+            # whatever path led here (e.g. signing without an account): an organisation signs with a seal
+            raise InvalidSigningRequest("an organisation party signs only with one of its seals")
+        if seal is not None:
+            material = seal.material(envelope, party)
+            private_key, certificate = material.private_key, material.certificate
+            signer_name, mark = material.signer_name, material.mark
+        if private_key is None or certificate is None:
+            raise RuntimeError("a signature needs a key and its certificate")
         current = envelope.current_document()
+        party_fields = list(party.fields.order_by("position", "page"))
         placements = [
-            pades.Placement(page=f.page, x=f.x, y=f.y, width=f.width, height=f.height)
-            for f in party.fields.order_by("position")
+            pades.Placement(page=f.page, x=f.x, y=f.y, width=f.width, height=f.height, kind=f.kind)
+            for f in party_fields
         ]
         chain = platform_chain()
         now = timezone.localtime()
@@ -156,6 +243,7 @@ def commit_signature(
             signed_at_label=pades.signing_time_label(now),
             timestamper=get_timestamper(),
             validation_context=signing_validation_context_for([certificate]),
+            mark=mark,
         )
         del private_key
         revision = _store_revision(envelope, signed_pdf, DocumentRevision.Reason.SIGNATURE, party=party)
@@ -166,7 +254,19 @@ def commit_signature(
         party.save(update_fields=["status", "signed_at", "signature_field_name"])
         if user is not None:
             _bind_party_user(party, user)
-        proof.consume()
+        if proof is not None:
+            proof.consume()
+        if seal is not None:
+            evidence = {
+                **evidence,
+                **seal.record(
+                    envelope,
+                    party,
+                    document_sha256=revision.sha256,
+                    certificate_serial=str(certificate.serial_number),
+                    cross_page=any(f.kind == SignatureField.Kind.CROSS_PAGE_SEAL for f in party_fields),
+                ),
+            }
         record_event(
             "signed",
             envelope,

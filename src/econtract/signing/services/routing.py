@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -42,6 +43,7 @@ from econtract.signing.services.envelopes import (
     sha256_hex,
     user_text,
 )
+from econtract.signing.services.seal_facts import check_automatic_parties
 from econtract.textinput import TextKind
 
 logger = logging.getLogger("econtract.signing")
@@ -113,7 +115,22 @@ def _advance(envelope: Envelope, context: RequestContext) -> None:
         if party.order == current_order and party.status == Party.Status.WAITING:
             party.status = Party.Status.READY
             party.save(update_fields=["status"])
-            _notify_turn(envelope, party)
+            if party.automatic_seal_id is not None:
+                # Signed by the platform under the sender's automatic grant, once this turn is committed.
+                # robust: whatever happens there, the turn that led to it has committed and stays so
+                transaction.on_commit(_automatic_signing_of(envelope.pk, party.pk), robust=True)
+            else:
+                _notify_turn(envelope, party)
+
+
+def _automatic_signing_of(envelope_pk: Any, party_pk: Any) -> Callable[[], None]:
+    def run() -> None:
+        # imported here: the seal ceremony builds on the signing ceremony, which builds on routing
+        from econtract.signing.services.seal_use import sign_automatically
+
+        sign_automatically(envelope_pk, party_pk)
+
+    return run
 
 
 def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> Envelope:
@@ -126,6 +143,7 @@ def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> En
             raise InvalidEnvelope("add at least one party before sending")
         if envelope.deadline and envelope.deadline <= timezone.now():
             raise InvalidEnvelope("the deadline has already passed")
+        check_automatic_parties(envelope)
         envelope.status = Envelope.Status.SENT
         envelope.sent_at = timezone.now()
         envelope.save(update_fields=["status", "sent_at"])
@@ -165,7 +183,11 @@ def remind(envelope: Envelope, party_id: Any, user: User, context: RequestContex
                 "this party was emailed less than 10 minutes ago",
                 retry_after=seconds_until(party.notified_at + REMINDER_INTERVAL),
             )
-        _notify_turn(envelope, party, reminder=True)
+        if party.automatic_seal_id is not None:
+            # nobody to email: a reminder retries the platform's signing (after a refused attempt)
+            transaction.on_commit(_automatic_signing_of(envelope.pk, party.pk), robust=True)
+        else:
+            _notify_turn(envelope, party, reminder=True)
         record_event(
             "reminded",
             envelope,
@@ -285,7 +307,8 @@ def _everyone(envelope: Envelope) -> list[tuple[str, About]]:
     """Each party and the sender, once per address; a failed mail names the party it was for."""
     recipients: dict[str, About] = {}
     for party in envelope.parties.order_by("order", "id"):
-        recipients.setdefault(party.email, About(envelope, payload={"party": str(party.id)}))
+        if party.email:  # an automatic party may have none
+            recipients.setdefault(party.email, About(envelope, payload={"party": str(party.id)}))
     recipients.setdefault(envelope.created_by.email, About(envelope, payload={"sender": True}))
     return list(recipients.items())
 
