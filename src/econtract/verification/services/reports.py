@@ -112,6 +112,10 @@ class SignatureReport(_Judged):
     problems: list[str] = dataclasses.field(default_factory=list)
     reasons: list[str] = dataclasses.field(default_factory=list)
     signer_subject: str = ""
+    # A seal's certificate names an organisation: its name (O) and organizationIdentifier
+    # (ETSI EN 319 412-1, e.g. NTRCN-<USCC>); empty for a natural person.
+    signer_organization: str = ""
+    organization_identifier: str = ""
     issuer: str = ""
     certificate_sha256: str = ""
     validated_at: datetime | None = None
@@ -156,6 +160,8 @@ class SignatureReport(_Judged):
             # extra keys
             "timestamped": self.timestamped,
             "signer_subject": self.signer_subject,
+            "signer_organization": self.signer_organization,
+            "organization_identifier": self.organization_identifier,
             "issuer": self.issuer,
             "certificate_sha256": self.certificate_sha256,
             "validated_at": _iso(self.validated_at),

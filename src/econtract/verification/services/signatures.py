@@ -351,16 +351,24 @@ def _algorithm(signature: LocatedSignature) -> str:
         return ""
 
 
+def _subject_values(cert: x509.Certificate, attribute: str) -> list[str]:
+    return [
+        str(attr["value"].native)
+        for rdn in cert.subject.chosen
+        for attr in rdn
+        if attr["type"].native == attribute or attr["type"].dotted == attribute
+    ]
+
+
 def _common_name(cert: x509.Certificate | None) -> str:
     if cert is None:
         return ""
-    names = [
-        attr["value"].native
-        for rdn in cert.subject.chosen
-        for attr in rdn
-        if attr["type"].native == "common_name"
-    ]
-    return str(names[-1]) if names else cert.subject.human_friendly
+    names = _subject_values(cert, "common_name")
+    return names[-1] if names else cert.subject.human_friendly
+
+
+# ETSI EN 319 412-1 §5.1.4: a legal person's registration, e.g. NTRCN-<unified social credit code>.
+ORGANIZATION_IDENTIFIER_OID = "2.5.4.97"
 
 
 def _signer_cert_or_none(signature: LocatedSignature) -> x509.Certificate | None:
@@ -390,6 +398,11 @@ def describe_signer(report: SignatureReport, cert: x509.Certificate | None) -> N
         return
     report.signer = _common_name(cert)
     report.signer_subject = cert.subject.human_friendly
+    identifiers = _subject_values(cert, ORGANIZATION_IDENTIFIER_OID)
+    if identifiers:
+        report.organization_identifier = identifiers[-1]
+        organizations = _subject_values(cert, "organization_name")
+        report.signer_organization = organizations[-1] if organizations else ""
     report.issuer = cert.issuer.human_friendly
     report.certificate_serial = str(cert.serial_number)
     report.certificate_sha256 = cert.sha256.hex()

@@ -238,6 +238,11 @@ def _signature_lines(index: int, sig: SignatureReport) -> list[str]:
         f"Signature {index}: field {sig.field}",
         f"  Status:         {sig.status}" + (f" ({', '.join(sig.reasons)})" if sig.reasons else ""),
         f"  Signer:         {sig.signer or '-'}",
+        *(
+            [f"  Organisation:   {sig.signer_organization or '-'} ({sig.organization_identifier})"]
+            if sig.organization_identifier
+            else []
+        ),
         f"  Certificate:    serial {sig.certificate_serial or '-'}, issued by {sig.issuer or '-'}",
         f"  Trusted:        {_yes(sig.trusted)}",
         f"  Intact:         {_yes(sig.intact)}",
