@@ -1,4 +1,5 @@
-"""Demo data: a verified enterprise, two users with passwords and PINs, an API key, and a completed contract.
+"""Demo data: a verified enterprise with two seals, two users with passwords and PINs and an auditor,
+an API key, and a completed contract.
 
 Everything goes through the real services (identity and enterprise checks against the sandbox, the
 sandbox bank's transfer, OTP, PIN, PAdES, TSA) so the sample is a genuine signed PDF.
@@ -30,6 +31,9 @@ from econtract.identity.models import IdentityVerification, OtpChallenge
 from econtract.identity.providers import CheckMethod, IdentityCheck, Outcome, get_identity_provider
 from econtract.pki import custody
 from econtract.pki.services import ensure_platform_pki
+from econtract.seals import services as seal_services
+from econtract.seals.grants import grants_for_user
+from econtract.seals.models import Seal
 from econtract.signing import services as signing
 from econtract.signing.models import Envelope
 
@@ -69,13 +73,25 @@ DEMO_USERS = (
     ),
 )
 
+# The enterprise's auditor: she reads the seals' usage logs. Alice (owner) manages the seals and Bob
+# (member) applies them under grants, so no one holds managing, using and auditing (三权分立). She
+# signs nothing, so she has no PIN.
+DEMO_AUDITOR = DemoUser(
+    "carol@demo.econtract.local", "demo-Carol-2026", "", "王芳 Carol Wang", "王芳", "110105199201010023"
+)
+
+# The demo enterprise's seals: (name, type). Both round, drawn with the enterprise's name.
+DEMO_SEALS = (("合同专用章", "contract"), ("公章", "official"))
+
 
 @dataclass(frozen=True)
 class DemoResult:
     users: tuple[DemoUser, ...]
+    auditor: DemoUser
     api_key: str
     sample_path: Path
     organization: Organization
+    seals: tuple[Seal, ...]
     # Alice owns an enterprise, so her login asks for a second factor: the demo sets up an
     # authenticator app for her and prints its secret.
     totp_secret: str
@@ -89,7 +105,7 @@ def _ensure_user(spec: DemoUser) -> User:
         user.set_password(spec.password)
         user.save(update_fields=["password"])
     _verify_identity(user, spec)
-    if not hasattr(user, "signer_key"):
+    if spec.pin and not hasattr(user, "signer_key"):
         custody.set_signing_pin(user, spec.pin)
     return user
 
@@ -221,11 +237,42 @@ def _ensure_authenticator(user: User) -> str:
     return enrolment.secret
 
 
+def _ensure_seals(org: Organization, alice: User, bob: User) -> tuple[Seal, ...]:
+    """The contract seal and the official seal, made by Alice (owner: she manages seals); Bob may
+    apply the contract seal freely and the official seal with an approval each time, for a year."""
+    context = RequestContext.system("econtract demo")
+    seals = []
+    for name, seal_type in DEMO_SEALS:
+        seal = Seal.objects.filter(
+            organization=org, name=name, seal_type=seal_type, status=Seal.Status.ACTIVE
+        ).first()
+        if seal is None:
+            seal = seal_services.create_seal(
+                org, alice, name=name, seal_type=seal_type, shape=Seal.Shape.ROUND, context=context
+            )
+        if not grants_for_user(seal, bob).exists():
+            seal_services.grant_use(
+                seal,
+                alice,
+                user=bob,
+                valid_until=timezone.now() + timedelta(days=365),
+                scope={},
+                requires_approval=seal_type == Seal.Type.OFFICIAL,
+                note="econtract demo",
+                context=context,
+            )
+        seals.append(seal)
+    return tuple(seals)
+
+
 def build_demo() -> DemoResult:
     ensure_platform_pki()
     alice, bob = (_ensure_user(spec) for spec in DEMO_USERS)
+    carol = _ensure_user(DEMO_AUDITOR)
     org = _ensure_organization(alice, DEMO_USERS[0])
     add_member(org, bob)
+    add_member(org, carol, role=Membership.Role.AUDITOR)
+    seals = _ensure_seals(org, alice, bob)
     totp_secret = _ensure_authenticator(alice)
     _, api_key = create_api_key(alice, org, name="demo")
     sample_path = Path(settings.DATA_DIR) / "demo" / "sample-contract-signed.pdf"
@@ -265,5 +312,11 @@ def build_demo() -> DemoResult:
         sample_path.parent.mkdir(parents=True, exist_ok=True)
         sample_path.write_bytes(envelope.current_document().read_bytes())
     return DemoResult(
-        users=DEMO_USERS, api_key=api_key, sample_path=sample_path, organization=org, totp_secret=totp_secret
+        users=DEMO_USERS,
+        auditor=DEMO_AUDITOR,
+        api_key=api_key,
+        sample_path=sample_path,
+        organization=org,
+        seals=seals,
+        totp_secret=totp_secret,
     )

@@ -55,7 +55,7 @@ def test_running_the_demo_twice_keeps_one_verified_enterprise(data_dir, settings
     assert org.is_verified
     assert OrganizationVerification.objects.filter(organization=org).count() == 1  # not verified again
     assert len(_transfers(settings)) == 1
-    assert Membership.objects.filter(organization=org).count() == 2
+    assert Membership.objects.filter(organization=org).count() == 3
     assert second.api_key.startswith("ek_")
 
 

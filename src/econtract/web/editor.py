@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from uuid import UUID
 
 from econtract.jsoninput import JsonRefused, load_json
 from econtract.signing.geometry import displayed_size, to_display, to_user_space
-from econtract.signing.models import Envelope
+from econtract.signing.models import Envelope, Party, SignatureField
 from econtract.signing.services import MAX_FIELDS, MAX_PARTIES, FieldSpec, PartySpec
 from econtract.textinput import UnsafeText, clean_line
 
@@ -54,7 +55,8 @@ def to_user_fields(envelope: Envelope, fields: list[FieldSpec]) -> list[FieldSpe
     so that signing.services reports them."""
     converted = []
     for spec in fields:
-        if not 1 <= spec.page <= len(envelope.page_sizes):
+        # a cross-page seal's y and height are the same on every page, in the API's terms
+        if spec.kind == SignatureField.Kind.CROSS_PAGE_SEAL or not 1 <= spec.page <= len(envelope.page_sizes):
             converted.append(spec)
             continue
         x, y, w, h = to_user_space(
@@ -70,33 +72,49 @@ def to_user_fields(envelope: Envelope, fields: list[FieldSpec]) -> list[FieldSpe
                 y=round(y, 2),
                 width=round(w, 2),
                 height=round(h, 2),
+                kind=spec.kind,
             )
         )
     return converted
+
+
+def _party_state(party: PartySpec | Party, cross_page: dict[str, float] | None) -> dict[str, Any]:
+    if isinstance(party, Party):
+        seal_id = party.automatic_seal_id
+    else:
+        seal_id = party.seal_id if party.automatic else None
+    return {
+        "name": party.name,
+        "email": party.email,
+        "order": party.order,
+        "phone": party.phone,
+        "min_assurance": party.min_assurance,
+        "willingness": list(party.willingness or []),
+        "kind": party.kind,
+        "organization_uscc": party.organization_uscc,
+        "cross_page_seal": cross_page,
+        # set through the API only; the editor keeps it as it was
+        "automatic_seal_id": str(seal_id) if seal_id else None,
+    }
 
 
 def editor_state(envelope: Envelope) -> dict[str, Any]:
     parties = list(envelope.parties.all())
     index = {party.pk: position for position, party in enumerate(parties)}
     fields = []
-    for f in envelope.fields.order_by("position"):
+    # A cross-page seal is stored as one strip per page; the editor shows it as the party's y and height.
+    cross_page: dict[int, dict[str, float]] = {}
+    for f in envelope.fields.order_by("position", "page"):
         if f.party_id not in index:
+            continue
+        if f.kind == SignatureField.Kind.CROSS_PAGE_SEAL:
+            cross_page.setdefault(index[f.party_id], {"y": f.y, "height": f.height})
             continue
         x, y, w, h = _displayed_box(envelope, f.page, f.x, f.y, f.width, f.height)
         fields.append({"party": index[f.party_id], "page": f.page, "x": x, "y": y, "width": w, "height": h})
     return {
         "pages": page_dimensions(envelope),
-        "parties": [
-            {
-                "name": p.name,
-                "email": p.email,
-                "order": p.order,
-                "phone": p.phone,
-                "min_assurance": p.min_assurance,
-                "willingness": list(p.willingness or []),
-            }
-            for p in parties
-        ],
+        "parties": [_party_state(p, cross_page.get(position)) for position, p in enumerate(parties)],
         "fields": fields,
     }
 
@@ -130,7 +148,39 @@ def _methods(value: Any, number: int) -> tuple[str, ...]:
     return tuple(value[:8])
 
 
+def _kind(value: Any, number: int) -> str:
+    if value not in Party.Kind.values:
+        raise EditorPayloadError(f"party {number} kind must be person or organization")
+    return str(value)
+
+
+def _seal_id(value: Any, number: int) -> UUID | None:
+    if value is None:
+        return None
+    try:
+        return UUID(str(value))
+    except ValueError:
+        raise EditorPayloadError(f"party {number} automatic_seal_id must be a seal's id") from None
+
+
+def _cross_page(value: Any, number: int) -> tuple[float, float] | None:
+    """A party's cross-page seal as (y, height) in points, or None; signing.services checks the range."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise EditorPayloadError(f"party {number} cross_page_seal must be an object with y and height")
+    return (
+        round(_number(value.get("y"), f"party {number} cross-page seal y"), 2),
+        round(_number(value.get("height"), f"party {number} cross-page seal height"), 2),
+    )
+
+
 def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
+    """Parties and fields as signing.services takes them.
+
+    A box's kind follows its party (an organisation's box is a seal, a person's a signature); a
+    party's ``cross_page_seal`` ``{"y", "height"}`` becomes one cross_page_seal field after the boxes.
+    """
     if not raw or len(raw) > MAX_PAYLOAD_CHARS:
         raise EditorPayloadError("the editor sent nothing, or too much")
     try:
@@ -145,9 +195,13 @@ def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
     if len(raw_parties) > MAX_PARTIES or len(raw_fields) > MAX_FIELDS:
         raise EditorPayloadError("too many parties or fields")
     parties = []
+    cross_pages: list[FieldSpec] = []
     for number, item in enumerate(raw_parties, start=1):
         if not isinstance(item, dict):
             raise EditorPayloadError(f"party {number} is not an object")
+        kind = _kind(item.get("kind", Party.Kind.PERSON), number)
+        organization = kind == Party.Kind.ORGANIZATION
+        seal_id = _seal_id(item.get("automatic_seal_id"), number)
         parties.append(
             PartySpec(
                 name=_text(item.get("name", ""), f"party {number} name", 200),
@@ -156,23 +210,50 @@ def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
                 phone=_text(item.get("phone", ""), f"party {number} phone", 40),
                 min_assurance=_text(item.get("min_assurance", ""), f"party {number} min_assurance", 2),
                 willingness=_methods(item.get("willingness", []), number),
+                kind=kind,
+                # a person's row may still hold what was typed before switching; it is not sent on
+                organization_uscc=_text(item.get("organization_uscc", ""), f"party {number} USCC", 40)
+                if organization
+                else "",
+                # an automatic party (made through the API) stays automatic with its seal
+                automatic=organization and seal_id is not None,
+                seal_id=seal_id if organization else None,
             )
         )
+        cross_page = _cross_page(item.get("cross_page_seal"), number) if organization else None
+        if cross_page is not None:
+            y, height = cross_page
+            cross_pages.append(
+                FieldSpec(
+                    party=number - 1,
+                    page=1,
+                    x=0,
+                    y=y,
+                    width=0,
+                    height=height,
+                    kind=SignatureField.Kind.CROSS_PAGE_SEAL,
+                )
+            )
+    if len(raw_fields) + len(cross_pages) > MAX_FIELDS:
+        raise EditorPayloadError("too many parties or fields")
     fields = []
     for number, item in enumerate(raw_fields, start=1):
         if not isinstance(item, dict):
             raise EditorPayloadError(f"field {number} is not an object")
+        party = _integer(item.get("party"), f"field {number} party")
+        sealed = 0 <= party < len(parties) and parties[party].kind == Party.Kind.ORGANIZATION
         fields.append(
             FieldSpec(
-                party=_integer(item.get("party"), f"field {number} party"),
+                party=party,
                 page=_integer(item.get("page"), f"field {number} page"),
                 x=round(_number(item.get("x"), f"field {number} x"), 2),
                 y=round(_number(item.get("y"), f"field {number} y"), 2),
                 width=round(_number(item.get("width"), f"field {number} width"), 2),
                 height=round(_number(item.get("height"), f"field {number} height"), 2),
+                kind=SignatureField.Kind.SEAL if sealed else SignatureField.Kind.SIGNATURE,
             )
         )
-    return parties, fields
+    return parties, fields + cross_pages
 
 
 def state_from_payload(envelope: Envelope, raw: str) -> dict[str, Any] | None:
@@ -181,22 +262,18 @@ def state_from_payload(envelope: Envelope, raw: str) -> dict[str, Any] | None:
         parties, fields = parse_payload(raw)
     except EditorPayloadError:
         return None
+    cross_page = {
+        f.party: {"y": f.y, "height": f.height}
+        for f in fields
+        if f.kind == SignatureField.Kind.CROSS_PAGE_SEAL
+    }
     return {
         "pages": page_dimensions(envelope),
-        "parties": [
-            {
-                "name": p.name,
-                "email": p.email,
-                "order": p.order,
-                "phone": p.phone,
-                "min_assurance": p.min_assurance,
-                "willingness": list(p.willingness or []),
-            }
-            for p in parties
-        ],
+        "parties": [_party_state(p, cross_page.get(position)) for position, p in enumerate(parties)],
         "fields": [
             {"party": f.party, "page": f.page, "x": f.x, "y": f.y, "width": f.width, "height": f.height}
             for f in fields
+            if f.kind != SignatureField.Kind.CROSS_PAGE_SEAL
         ],
     }
 

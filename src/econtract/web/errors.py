@@ -18,6 +18,7 @@ from econtract.documents.errors import DocumentError, UnsafePdf
 from econtract.identity.errors import IdentityError, OtpInvalid
 from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PinLocked, PkiError, WrongPin
+from econtract.seals.errors import SealsError
 from econtract.signing.errors import SigningError
 from econtract.verification.errors import VerificationError
 
@@ -30,6 +31,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     DocumentError,
     VerificationError,
     NotificationError,
+    SealsError,
 )
 
 MESSAGES = {

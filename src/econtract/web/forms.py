@@ -10,8 +10,11 @@ from django.utils.translation import gettext_lazy as _
 
 from econtract.accounts.models import Organization
 from econtract.jsoninput import JsonRefused, load_json
+from econtract.signing.errors import InvalidEnvelope
+from econtract.signing.services import clean_amount
 from econtract.textinput import MultiLineField, SingleLineField
 
+DEFAULT_CURRENCY = "CNY"  # the editor's contracts are mostly Chinese; any ISO 4217 code is accepted
 PIN_MIN_DIGITS = 6
 PIN_MAX_DIGITS = 12  # pki.custody accepts 6 to 12 digits
 
@@ -118,12 +121,49 @@ class EnvelopeForm(forms.Form):
     organization = forms.ModelChoiceField(
         label=_("Send as"), queryset=Organization.objects.none(), empty_label=None, required=True
     )
+    amount = forms.CharField(
+        label=_("Contract amount (optional)"),
+        required=False,
+        max_length=30,
+        help_text=_(
+            "What the contract is worth, e.g. 1250.00; a seal's grant may limit the amount it signs."
+        ),
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    currency = forms.CharField(
+        label=_("Currency"),
+        required=False,
+        max_length=3,
+        initial=DEFAULT_CURRENCY,
+        help_text=_("ISO 4217 code; CNY when left empty."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 4}),
+    )
 
     def __init__(self, *args, user, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.fields["organization"].queryset = Organization.objects.filter(memberships__user=user).order_by(
             "kind", "name"
         )
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        """The amount and currency as signing.services accepts them (it decides what is valid)."""
+        cleaned = super().clean()
+        amount = (cleaned.get("amount") or "").strip()
+        if not amount:
+            # the currency box always holds CNY: without an amount it means nothing
+            cleaned["amount"], cleaned["currency"] = None, ""
+            return cleaned
+        currency = (cleaned.get("currency") or "").strip().upper() or DEFAULT_CURRENCY
+        try:
+            cleaned["amount"], cleaned["currency"] = clean_amount(amount, currency)
+        except InvalidEnvelope as exc:
+            if "currency" in str(exc):
+                self.add_error("currency", _("Enter a currency code of 3 letters (ISO 4217), e.g. CNY."))
+            else:
+                self.add_error(
+                    "amount", _("Enter an amount above zero with at most 2 decimal places, e.g. 1250.00.")
+                )
+        return cleaned
 
     def clean_deadline(self):  # type: ignore[no-untyped-def]
         deadline = self.cleaned_data.get("deadline")

@@ -10,6 +10,7 @@ from econtract.web.views import (
     profile,
     recovery,
     security,
+    signatures,
     signing,
     signing_accountless,
     verify,
@@ -17,6 +18,7 @@ from econtract.web.views import (
 from econtract.web.views import oidc as oidc_views
 from econtract.web.views import organizations as org_views
 from econtract.web.views import review as review_views
+from econtract.web.views import seals as seal_views
 
 app_name = "web"
 
@@ -55,6 +57,7 @@ urlpatterns = [
     path("sign/<str:token>/passkey", signing.sign_passkey_options, name="sign_passkey_options"),
     path("sign/<str:token>/submit", signing.sign_submit, name="sign_submit"),
     path("sign/<str:token>/decline", signing.sign_decline, name="sign_decline"),
+    path("sign/<str:token>/seal-approval", signing.sign_request_approval, name="sign_request_approval"),
     path("sign/<str:token>/access/code", signing_accountless.access_code, name="sign_access_code"),
     path("sign/<str:token>/access/email", signing_accountless.access_email, name="sign_access_email"),
     path(
@@ -105,6 +108,12 @@ urlpatterns = [
     path("review/<uuid:pk>/images/<uuid:image_id>", review_views.review_image, name="review_image"),
     path("review/<uuid:pk>/approve/", review_views.review_approve, name="review_approve"),
     path("review/<uuid:pk>/reject/", review_views.review_reject, name="review_reject"),
+    path("me/signatures/", signatures.signatures_page, name="signatures"),
+    path("me/signatures/add/", signatures.signature_add, name="signature_add"),
+    path("me/signatures/preview.png", signatures.signature_preview, name="signature_preview"),
+    path("me/signatures/<uuid:pk>/image.png", signatures.signature_image, name="signature_image"),
+    path("me/signatures/<uuid:pk>/default/", signatures.signature_default, name="signature_default"),
+    path("me/signatures/<uuid:pk>/delete/", signatures.signature_delete, name="signature_delete"),
     path("profile/api-keys/", profile.apikey_create, name="apikey_create"),
     path("profile/api-keys/<uuid:pk>/revoke/", profile.apikey_revoke, name="apikey_revoke"),
     path("verify/", verify.verify_page, name="verify_page"),
@@ -140,6 +149,26 @@ urlpatterns = [
         name="organization_department",
     ),
     path("organizations/invitations/<str:token>", org_views.invitation_accept, name="invitation_accept"),
+    # organisation seals (web/views/seals.py)
+    path("organizations/<uuid:pk>/seals/", seal_views.seal_list, name="seal_list"),
+    path("organizations/<uuid:pk>/seals/new/", seal_views.seal_new, name="seal_new"),
+    path("organizations/<uuid:pk>/seals/preview/", seal_views.seal_preview, name="seal_preview"),
+    path("seals/<uuid:seal_id>/", seal_views.seal_detail, name="seal_detail"),
+    path("seals/<uuid:seal_id>/image.png", seal_views.seal_image, name="seal_image"),
+    path("seals/<uuid:seal_id>/certificate.<str:fmt>", seal_views.seal_certificate, name="seal_certificate"),
+    path("seals/<uuid:seal_id>/status/<str:action>/", seal_views.seal_lifecycle, name="seal_lifecycle"),
+    path("seals/<uuid:seal_id>/grants/", seal_views.seal_grant, name="seal_grant"),
+    path(
+        "seals/<uuid:seal_id>/grants/automatic/", seal_views.seal_grant_automatic, name="seal_grant_automatic"
+    ),
+    path(
+        "seals/<uuid:seal_id>/grants/<uuid:grant_id>/revoke/",
+        seal_views.seal_grant_revoke,
+        name="seal_grant_revoke",
+    ),
+    path("seals/<uuid:seal_id>/usage.csv", seal_views.seal_usage_csv, name="seal_usage_csv"),
+    path("approvals/", seal_views.approvals, name="approvals"),
+    path("approvals/<uuid:approval_id>/decide/", seal_views.approval_decide, name="approval_decide"),
     path("organizations/reviews/", org_views.licence_reviews, name="organization_reviews"),
     path(
         "organizations/reviews/<uuid:vid>/licence",

@@ -122,6 +122,8 @@ def envelope_new(request: HttpRequest) -> HttpResponse:
                     title=form.cleaned_data["title"],
                     pdf=upload.read(),
                     deadline=form.cleaned_data["deadline"],
+                    amount=form.cleaned_data["amount"],
+                    currency=form.cleaned_data["currency"],
                     context=request_context(request),
                 )
             except UnsafePdf as exc:

@@ -30,9 +30,10 @@ from econtract.signing.services import willingness
 from econtract.web import editor
 from econtract.web.errors import DOMAIN_ERRORS, error_message
 from econtract.web.forms import DeclineForm, PinSetupForm, SignForm
-from econtract.web.views import signing_accountless
+from econtract.web.views import seal_signing, signing_accountless
 from econtract.web.views.common import htmx_redirect, is_htmx, request_context
 from econtract.web.views.identity import identity_url, needs_identity
+from econtract.web.views.seals import SEAL_ERRORS, seal_error_message
 
 
 def _party(token: str) -> Party | None:
@@ -104,6 +105,8 @@ def _ceremony(request: HttpRequest, token: str, party: Party, **extra: Any) -> d
         "current_level": str(assurance.level_of(user)),
         "party_identity_url": identity_url(reverse("web:sign", args=[token])),
     }
+    if context["stage"] == "sign":  # her signature to show, or the seal to apply
+        context.update(seal_signing.signing_choices(party, user, extra.pop("chosen", None)))
     if willingness.WEBAUTHN in context["willingness"]:
         context["passkey_available"] = passkeys.available()
         context["passkey_registered"] = user.is_authenticated and factors.has_factor(user, "webauthn")
@@ -178,6 +181,12 @@ def _sign_error(exc: Exception) -> str:
         return _(
             "Passkeys cannot be used at this address: the site must be reached by a host name, not an IP address."
         )
+    if code == "approval_required":
+        return _(
+            "Each use of this seal needs an approval. Request one below; you can sign once it is approved."
+        )
+    if isinstance(exc, SEAL_ERRORS) and not isinstance(exc, DOMAIN_ERRORS):
+        return seal_error_message(exc)
     return error_message(exc)
 
 
@@ -263,8 +272,10 @@ def sign_code(request: HttpRequest, token: str) -> HttpResponse:
 def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
     party = _acting_party(request, token)
     form = SignForm(request.POST)
+    chosen = seal_signing.chosen_id(request.POST.get("seal_id") or request.POST.get("signature_id"))
     if not form.is_valid():
-        return _answer(request, token, party, status=400, sign_form=form, code_sent=True)
+        return _answer(request, token, party, status=400, sign_form=form, code_sent=True, chosen=chosen)
+    by_seal = party.kind == Party.Kind.ORGANIZATION
     try:
         envelope = services.sign(
             party.envelope_id,
@@ -276,9 +287,21 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
             totp=(form.cleaned_data.get("totp") or "").strip(),
             webauthn=form.cleaned_data.get("webauthn"),
             context=request_context(request),
+            seal_id=chosen if by_seal else None,
+            signature_id=None if by_seal else chosen,
         )
-    except DOMAIN_ERRORS as exc:
-        return _answer(request, token, party, status=400, error=_sign_error(exc), code_sent=True)
+    except SEAL_ERRORS as exc:
+        approval = chosen if getattr(exc, "code", "") == "approval_required" else None
+        return _answer(
+            request,
+            token,
+            party,
+            status=400,
+            error=_sign_error(exc),
+            code_sent=True,
+            chosen=chosen,
+            approval_seal=approval,
+        )
     if envelope.status == Envelope.Status.COMPLETED:
         messages.success(request, _("You signed. All parties have signed: the contract is complete."))
     else:
@@ -304,3 +327,30 @@ def sign_decline(request: HttpRequest, token: str) -> HttpResponse:
         return _answer(request, token, party, status=400, error=error_message(exc))
     messages.info(request, _("You declined to sign. The sender has been told."))
     return htmx_redirect(request, reverse("web:envelope_detail", args=[envelope.pk]))
+
+
+@require_POST
+def sign_request_approval(request: HttpRequest, token: str) -> HttpResponse:
+    """The seal's grant needs an approval for each use: ask the seal's managers for this document."""
+    party = _acting_party(request, token)
+    seal_id = seal_signing.chosen_id(request.POST.get("seal_id"))
+    note = (request.POST.get("note") or "").strip()[:500]
+    if party.kind != Party.Kind.ORGANIZATION or seal_id is None:
+        return _answer(request, token, party, status=400, error=_("Choose the seal to ask for."))
+    if _stage(party.envelope, party, request.user) != "sign":
+        return _answer(request, token, party, status=400, error=_("This envelope cannot be signed now."))
+    try:
+        seal_signing.request_seal_approval(
+            party, request.user, seal_id, note=note, context=request_context(request)
+        )
+    except SEAL_ERRORS as exc:
+        return _answer(request, token, party, status=400, error=_sign_error(exc), chosen=seal_id)
+    return _answer(
+        request,
+        token,
+        party,
+        chosen=seal_id,
+        notice=_(
+            "Your request was sent to the seal's managers. Once it is approved, sign here with your code and PIN."
+        ),
+    )

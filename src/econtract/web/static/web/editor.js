@@ -20,6 +20,7 @@
   var COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d"];
   var MIN_W = 20, MIN_H = 10; // points: the smallest box the server accepts
   var DEFAULT_W = 160, DEFAULT_H = 50; // points: what a plain click places
+  var CROSS_PAGE_H = 120; // points: a cross-page seal's default height (a 42 mm round seal is 119 pt)
 
   var parties = []; // {key, row}
   var boxes = []; // {partyKey, page, el, fx, fy, fw, fh}
@@ -51,6 +52,11 @@
     var name = party ? party.row.querySelector(".party-name").value.trim() : "";
     return name || "#" + (partyIndex(key) + 1);
   }
+  function isOrganization(key) {
+    var party = parties[partyIndex(key)];
+    return !!party && party.row.querySelector(".party-kind").value === "organization";
+  }
+  function firstPage() { return pages["1"] || pages[Object.keys(pages)[0]]; }
   function showNotice(text) {
     notice.textContent = text;
     notice.hidden = !text;
@@ -84,6 +90,38 @@
     row.querySelector(".party-order").value = String(data.order || parties.length + 1);
     row.querySelector(".party-level").value = data.min_assurance || "";
     row.querySelector(".party-phone").value = data.phone || "";
+    row.querySelector(".party-kind").value = data.kind === "organization" ? "organization" : "person";
+    row.querySelector(".party-uscc").value = data.organization_uscc || "";
+    row.dataset.automaticSeal = data.automatic_seal_id || ""; // set through the API: kept as it was
+    // the platform signs an automatic party; its email, if any, only receives the result
+    if (data.automatic_seal_id) row.querySelector(".party-email").required = false;
+    var cross = data.cross_page_seal;
+    var first = firstPage();
+    row.querySelector(".party-cross").checked = !!cross;
+    // Default: a seal of the usual size, centred on the page's height.
+    row.querySelector(".party-cross-height").value = String(cross ? cross.height : CROSS_PAGE_H);
+    row.querySelector(".party-cross-y").value = String(
+      cross ? cross.y : Math.max(Math.round((first ? first.h : 842) / 2 - CROSS_PAGE_H / 2), 0)
+    );
+    ["change", "input"].forEach(function (type) {
+      row.querySelector(".party-kind").addEventListener(type, function () { showKind(row); refresh(); markDirty(); });
+      row.querySelector(".party-cross").addEventListener(type, function () { showKind(row); refresh(); markDirty(); });
+      row.querySelector(".party-cross-y").addEventListener(type, function () { refresh(); markDirty(); });
+      row.querySelector(".party-cross-height").addEventListener(type, function () { refresh(); markDirty(); });
+    });
+    row.querySelector(".party-uscc").addEventListener("input", markDirty);
+    // its own line under the row (app.css has no rule for it yet)
+    var org = row.querySelector(".party-org");
+    org.style.gridColumn = "1 / -1";
+    org.style.display = "flex";
+    org.style.flexWrap = "wrap";
+    org.style.alignItems = "center";
+    org.style.gap = "0.4rem 1rem";
+    var values = row.querySelector(".party-cross-values");
+    values.style.display = "flex";
+    values.style.gap = "0.4rem 1rem";
+    Array.prototype.forEach.call(values.querySelectorAll("input"), function (input) { input.style.width = "7rem"; });
+    showKind(row);
     var methods = data.willingness || [];
     row.querySelector(".party-sms").checked = methods.indexOf("sms_otp") >= 0;
     row.dataset.willingness = JSON.stringify(methods);
@@ -102,11 +140,69 @@
     return key;
   }
 
+  // An organisation row asks for its USCC and offers the cross-page seal; its name and email mean
+  // the organisation's name and the member who applies the seal.
+  function showKind(row) {
+    var organization = row.querySelector(".party-kind").value === "organization";
+    row.querySelector(".party-org").hidden = !organization;
+    row.querySelector(".party-cross-values").hidden = !(organization && row.querySelector(".party-cross").checked);
+    row.querySelector(".party-name").placeholder = organization ? row.dataset.orgName : row.dataset.personName;
+    row.querySelector(".party-email").placeholder = organization ? row.dataset.orgEmail : row.dataset.personEmail;
+  }
+
+  function crossPageOf(row) {
+    if (row.querySelector(".party-kind").value !== "organization" || !row.querySelector(".party-cross").checked) {
+      return null;
+    }
+    return {
+      y: parseFloat(row.querySelector(".party-cross-y").value),
+      height: parseFloat(row.querySelector(".party-cross-height").value),
+    };
+  }
+
+  // Where each cross-page seal will be: a strip at every page's right edge (signing derives the
+  // exact width from the seal; a round seal's strip is height / pages wide). The strips are updated
+  // in place: replacing them on each change moves the scroll position under the sender's pointer.
+  function stripsOf(party) {
+    if (!party.strips) {
+      party.strips = Object.keys(pages).map(function (number) {
+        var strip = document.createElement("div");
+        strip.className = "overlay pending cross-strip";
+        strip.hidden = true;
+        pages[number].canvas.appendChild(strip);
+        return { page: pages[number], el: strip };
+      });
+    }
+    return party.strips;
+  }
+
+  function paintStrips() {
+    var count = Object.keys(pages).length;
+    parties.forEach(function (party) {
+      var cross = crossPageOf(party.row);
+      var shown = !!cross && isFinite(cross.y) && isFinite(cross.height) && cross.height > 0;
+      if (!shown && !party.strips) return;
+      stripsOf(party).forEach(function (strip) {
+        strip.el.hidden = !shown;
+        if (!shown) return;
+        var page = strip.page;
+        var fw = Math.min(cross.height / count / page.w, 1);
+        strip.el.title = nameOf(party.key) + " · " + form.dataset.crossPageLabel;
+        strip.el.style.left = (1 - fw) * 100 + "%";
+        strip.el.style.width = fw * 100 + "%";
+        strip.el.style.top = clamp(1 - (cross.y + cross.height) / page.h, 0, 1) * 100 + "%";
+        strip.el.style.height = Math.min(cross.height / page.h, 1) * 100 + "%";
+        strip.el.style.borderColor = colorOf(party.key);
+      });
+    });
+  }
+
   function removeParty(key) {
     boxes.filter(function (box) { return box.partyKey === key; }).forEach(removeBox);
     var index = partyIndex(key);
     if (index < 0) return;
     parties[index].row.remove();
+    (parties[index].strips || []).forEach(function (strip) { strip.el.remove(); });
     parties.splice(index, 1);
     if (activeKey === key) setActive(parties.length ? parties[0].key : null);
     refresh();
@@ -126,7 +222,11 @@
     var color = colorOf(box.partyKey);
     box.el.style.borderColor = color;
     box.el.style.color = color;
-    box.el.querySelector(".box-label").textContent = nameOf(box.partyKey);
+    var sealed = isOrganization(box.partyKey);
+    box.el.style.borderStyle = sealed ? "dashed" : "solid";
+    box.el.classList.toggle("seal", sealed);
+    box.el.querySelector(".box-label").textContent =
+      nameOf(box.partyKey) + " · " + (sealed ? form.dataset.sealLabel : form.dataset.signatureLabel);
   }
 
   function addBox(partyKey, pageNumber, fx, fy, fw, fh) {
@@ -170,6 +270,7 @@
       party.row.querySelector(".party-count").textContent = count ? "▭ " + count : "";
     });
     boxes.forEach(paint);
+    paintStrips();
   }
 
   /* --- pointer gestures: draw, move, resize --------------------------------------------------- */
@@ -288,6 +389,10 @@
         min_assurance: party.row.querySelector(".party-level").value,
         phone: party.row.querySelector(".party-phone").value.trim(),
         willingness: willingnessOf(party.row),
+        kind: party.row.querySelector(".party-kind").value,
+        organization_uscc: party.row.querySelector(".party-uscc").value.trim(),
+        cross_page_seal: crossPageOf(party.row),
+        automatic_seal_id: party.row.dataset.automaticSeal || null,
       };
     });
     var fieldList = boxes.map(function (box) {
