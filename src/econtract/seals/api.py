@@ -310,6 +310,14 @@ def retire_seal(request: HttpRequest, seal_id: UUID, payload: StatusChangeIn | N
     return _change(request, seal_id, services.retire, payload)
 
 
+@router.post("/seals/{seal_id}/renew", response=responses({200: SealOut}, 400, 401, 403, 404, 409, 422))
+def renew_seal(request: HttpRequest, seal_id: UUID, payload: StatusChangeIn | None = None) -> dict[str, Any]:
+    """A new certificate for the same key, naming the organisation as verified now (a new
+    ``certificate_serial``); the old one is revoked as superseded. Active or suspended seals only
+    (409 ``seal_not_active``), of a still verified organisation (409 ``organization_unverified``)."""
+    return _change(request, seal_id, services.renew_certificate, payload)
+
+
 # --- grants ---------------------------------------------------------------------------------------
 
 

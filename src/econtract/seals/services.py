@@ -61,6 +61,7 @@ __all__ = [
     "grant_use",
     "grants_of",
     "record_use",
+    "renew_certificate",
     "request_approval",
     "resume",
     "retire",
@@ -465,3 +466,62 @@ def retire(seal: Seal, actor: User, *, reason: str = "", context: RequestContext
         what="retire a seal",
         certificate_reason="superseded",
     )
+
+
+# --- maintenance: a new certificate for the same key ---------------------------------------------
+
+
+def renew_certificate(seal: Seal, actor: User, *, reason: str = "", context: RequestContext) -> Seal:
+    """A new certificate for the seal's same key, naming the organisation as it is verified now.
+
+    Seal managers only (403). The seal must be active or suspended (its status is kept), and its
+    certificate must not have been revoked otherwise (a revoked certificate may mean a compromised
+    key, which is never certified again): SealNotActive (409). The organisation must still be
+    verified (OrganizationUnverified, 409). The old certificate is revoked as ``superseded``: earlier
+    signatures stay verifiable (validated at their signing time with their timestamps and the
+    revocation data they embed). Renewal is explicit only; an expired certificate may be renewed.
+    """
+    role = require_seal_manager(actor, seal.organization_id, "renew a seal's certificate")
+    try:
+        reason = clean_line(reason, field="reason", max_length=500)
+    except UnsafeText as exc:
+        raise InvalidSeal(str(exc)) from None
+    with transaction.atomic():
+        current = (
+            Seal.objects.select_for_update().select_related("certificate", "organization").get(pk=seal.pk)
+        )
+        if current.status not in (Seal.Status.ACTIVE, Seal.Status.SUSPENDED):
+            raise SealNotActive(f"the seal is {current.status}: its certificate cannot be renewed")
+        old = current.certificate
+        if old.revoked_at is not None:
+            raise SealNotActive("the seal's certificate is revoked: revoke the seal and make a new one")
+        organization = Organization.objects.select_for_update().get(pk=current.organization_id)
+        if not organization.is_verified:
+            raise OrganizationUnverified(
+                "the organisation is not verified: only a verified organisation's seal gets a certificate"
+            )
+        try:
+            renewed = issue_organization_certificate(organization, _public_key(bytes(current.public_key_der)))
+        except ValueError as exc:
+            raise InvalidSeal(f"no certificate can name this organisation: {exc}") from None
+        current.certificate = renewed
+        current.organization = organization
+        current.save(update_fields=["certificate"])
+        revoke_certificate(old, "superseded")
+        record_event(
+            "seal_certificate_renewed",
+            current,
+            context,
+            organization=organization,
+            payload={
+                "seal": str(current.pk),
+                "reason": reason,
+                "old_certificate_serial": old.serial_number,
+                "old_certificate_revocation_reason": "superseded",
+                "new_certificate_serial": renewed.serial_number,
+                "new_certificate_not_after": renewed.not_after.isoformat(),
+                "subject": renewed.subject_dn,
+                "by": acting_as(actor, organization, role),
+            },
+        )
+    return current

@@ -52,7 +52,8 @@ from econtract.web.views.common import request_context, safe_next
 SEAL_ERRORS: tuple[type[Exception], ...] = (*DOMAIN_ERRORS, SealsError)
 USAGE_PAGE_ROWS = 200
 APPROVAL_HISTORY_ROWS = 20
-LIFECYCLE_ACTIONS = ("suspend", "resume", "revoke", "retire")
+LIFECYCLE_ACTIONS = ("suspend", "resume", "revoke", "retire", "renew")
+CERTIFICATE_WARNING_DAYS = 60  # the seal page warns when its certificate ends within this
 
 SEAL_MESSAGES = {
     "not_permitted": gettext_lazy("Only the organisation's owner, admins and seal keepers may do this."),
@@ -248,6 +249,8 @@ def _detail(request: HttpRequest, seal: Seal, status: int = 200, **extra: Any) -
     auditor = may_audit_seals(_actor(request), org.pk)
     members = _members(org)
     grants = seal_services.grants_of(seal, _actor(request)).select_related("granted_by")
+    now = timezone.now()
+    not_after = seal.certificate.not_after
     context: dict[str, Any] = {
         "seal": seal,
         "org": org,
@@ -255,7 +258,10 @@ def _detail(request: HttpRequest, seal: Seal, status: int = 200, **extra: Any) -
         "type_text": _seal_type_text(seal),
         "manager": manager,
         "auditor": auditor,
-        "now": timezone.now(),
+        "now": now,
+        "certificate_expired": not_after <= now,
+        "certificate_expires_soon": now < not_after <= now + timedelta(days=CERTIFICATE_WARNING_DAYS),
+        "certificate_days_left": max((not_after - now).days, 0),
         "grants": [g for g in grants if g.grantee != SealGrant.Grantee.AUTOMATIC],
         "automatic_grants": [g for g in grants if g.grantee == SealGrant.Grantee.AUTOMATIC],
         "pending": seal_services.approvals_of(seal, _actor(request), status=ApprovalRequest.Status.PENDING),
@@ -356,6 +362,8 @@ def seal_lifecycle(request: HttpRequest, seal_id: UUID, action: str) -> HttpResp
                 key_compromise=form.cleaned_data["key_compromise"],
                 context=context,
             )
+        elif action == "renew":
+            seal_services.renew_certificate(seal, _actor(request), reason=reason, context=context)
         else:
             seal_services.retire(seal, _actor(request), reason=reason, context=context)
 
@@ -364,6 +372,10 @@ def seal_lifecycle(request: HttpRequest, seal_id: UUID, action: str) -> HttpResp
         "resume": _("The seal is active again."),
         "revoke": _("The seal and its certificate are revoked. Earlier signatures stay verifiable."),
         "retire": _("The seal is retired: it can no longer be used. Earlier signatures stay verifiable."),
+        "renew": _(
+            "The seal has a new certificate for the same key; the old one is revoked as superseded. "
+            "Earlier signatures stay verifiable."
+        ),
     }[action]
     return _act(request, seal, change, done)
 
