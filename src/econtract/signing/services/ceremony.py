@@ -105,6 +105,33 @@ def _record_refusal(kind: str, envelope: Envelope, party: Party, why: str, conte
     )
 
 
+def prove_signer(
+    envelope: Envelope,
+    party: Party,
+    user: User,
+    *,
+    otp: str,
+    sms_otp: str,
+    totp: str,
+    webauthn: dict[str, Any] | None,
+    pin: str,
+    context: RequestContext,
+) -> tuple[willingness.WillingnessProof, Any, Any]:
+    """Her willingness check, then her PIN unwrapping her key (a wrong PIN is recorded and counted).
+
+    Returns the proof, her private key and its IssuedCertificate; the caller signs, or drops the key.
+    """
+    proof = willingness.check_willingness(
+        envelope, party, user, otp=otp, sms_otp=sms_otp, totp=totp, webauthn=webauthn, context=context
+    )
+    try:
+        private_key, issued = custody.unwrap_signing_key(user, pin)
+    except PkiError as exc:
+        _record_refusal("pin_failed", envelope, party, exc.code, context)
+        raise
+    return proof, private_key, issued
+
+
 def _verification_method(user: User) -> str:
     identity = assurance.current_identity(user)
     return identity.method if identity is not None else "email"
@@ -156,14 +183,17 @@ def sign(
     willingness.require_level(envelope, party, level, context)
     # chosen before any code is checked: an unknown signature_id costs her nothing
     png, signature_kind, signature_sha256 = signature_for_signing(user, signature_id)
-    proof = willingness.check_willingness(
-        envelope, party, user, otp=otp, sms_otp=sms_otp, totp=totp, webauthn=webauthn, context=context
+    proof, private_key, issued = prove_signer(
+        envelope,
+        party,
+        user,
+        otp=otp,
+        sms_otp=sms_otp,
+        totp=totp,
+        webauthn=webauthn,
+        pin=pin,
+        context=context,
     )
-    try:
-        private_key, issued = custody.unwrap_signing_key(user, pin)
-    except PkiError as exc:
-        _record_refusal("pin_failed", envelope, party, exc.code, context)
-        raise
     certificate = x509.Certificate.load(bytes(issued.certificate_der))
     return commit_signature(
         envelope,

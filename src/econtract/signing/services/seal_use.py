@@ -18,8 +18,6 @@ from uuid import UUID
 from econtract.accounts.models import Membership, User
 from econtract.evidence.services import RequestContext, record_event
 from econtract.identity import assurance
-from econtract.pki import custody
-from econtract.pki.errors import PkiError
 from econtract.seals.errors import SealsError
 from econtract.seals.models import Seal
 from econtract.seals.services import (
@@ -43,10 +41,10 @@ from econtract.signing.models import Envelope, Party
 from econtract.signing.services import willingness
 from econtract.signing.services.ceremony import (
     SealMaterial,
-    _record_refusal,
     _verification_method,
     commit_signature,
     png_mark,
+    prove_signer,
 )
 from econtract.signing.services.envelopes import _authorize_party, _load_party
 from econtract.signing.services.routing import _check_open, _check_turn
@@ -168,15 +166,18 @@ def sign_with_seal(
     except SealsError as exc:
         _refused(envelope, party, seal, exc, context)
         raise
-    proof = willingness.check_willingness(
-        envelope, party, user, otp=otp, sms_otp=sms_otp, totp=totp, webauthn=webauthn, context=context
+    # Her PIN proves it is she (and is counted as for her own signature); her key signs nothing.
+    proof, private_key, issued = prove_signer(
+        envelope,
+        party,
+        user,
+        otp=otp,
+        sms_otp=sms_otp,
+        totp=totp,
+        webauthn=webauthn,
+        pin=pin,
+        context=context,
     )
-    try:
-        # Her PIN proves it is she (and is counted as for her own signature); her key signs nothing.
-        private_key, issued = custody.unwrap_signing_key(user, pin)
-    except PkiError as exc:
-        _record_refusal("pin_failed", envelope, party, exc.code, context)
-        raise
     del private_key
     return commit_signature(
         envelope,
