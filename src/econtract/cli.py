@@ -22,6 +22,9 @@ USAGE = """usage: econtract COMMAND [ARGS]
   deliver                       retry emails that are due (run periodically when serve's runner is off)
   sandbox idp [--port N]        serve the sandbox identity provider (test identities only) on 127.0.0.1
   identity rotate-keys          re-seal personal data under the first key of ECONTRACT_PERSONAL_DATA_KEYS
+  evidence audit                recompute the event chains, log leaves, tree and checkpoints; exit 1 at the first break
+  evidence checkpoint           sign and timestamp the current tree head now
+  witness serve [--port N]      run a c2sp.org/tlog-witness witness for a log (its own state file and key)
   apikey create EMAIL           create an API key; the key alone is printed on the last line
   init                          migrate and initialise the PKI without serving
   manage ARGS...                any Django management command
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     if command == "init":
         execute_from_command_line(["econtract", "serve", "--init-only"])
         return
-    known = {"serve", "demo", "verify", "expire", "deliver", "apikey", "fsck", "sandbox", "identity"}
+    known = {"serve", "demo", "verify", "expire", "deliver", "apikey", "fsck", "sandbox", "identity", "evidence", "witness"}
     if command not in known:
         print(f"econtract: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)

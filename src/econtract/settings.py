@@ -183,6 +183,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Key custody: the key-encryption key. Production must point this outside the data directory.
 ECONTRACT_KEK_FILE = env_str("ECONTRACT_KEK_FILE")
+# Transparency log (docs/evidence.md): origin fixed when the log is created; checkpoint period in seconds.
+ECONTRACT_LOG_ORIGIN = env_str("ECONTRACT_LOG_ORIGIN")
+ECONTRACT_CHECKPOINT_SECONDS = env_int("ECONTRACT_CHECKPOINT_SECONDS", 300)
+# Witnesses the log pushes each checkpoint to: comma-separated "URL VERIFIER-KEY" pairs (docs/evidence.md).
+ECONTRACT_WITNESSES = env_str("ECONTRACT_WITNESSES")
+# A directory each new checkpoint (with its cosignatures) is also written to, for anyone to archive.
+ECONTRACT_CHECKPOINT_EXPORT_DIR = env_str("ECONTRACT_CHECKPOINT_EXPORT_DIR")
 ECONTRACT_PIN_LOCKOUT_SECONDS = env_int("ECONTRACT_PIN_LOCKOUT_SECONDS", 1800)
 ECONTRACT_TSA_URL = env_str("ECONTRACT_TSA_URL")
 ECONTRACT_TSA_TRUST_ROOTS = env_list("ECONTRACT_TSA_TRUST_ROOTS")  # PEM files for an external TSA's chain

@@ -10,5 +10,6 @@ urlpatterns = [
     path("sandbox/idp/", sandbox_idp, name="sandbox-idp"),
     path("sandbox/idp/face", sandbox_idp_face, name="sandbox-idp-face"),
     path("", include("econtract.pki.urls")),
+    path("", include("econtract.evidence.urls")),
     path("", include("econtract.web.urls")),
 ]

@@ -131,6 +131,7 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 from econtract.accounts.api import router as accounts_router  # noqa: E402
 from econtract.accounts.org_api import router as organizations_router  # noqa: E402
+from econtract.evidence.api import router as evidence_router  # noqa: E402
 from econtract.identity.api import router as identity_router  # noqa: E402
 from econtract.identity.factors_api import router as factors_router  # noqa: E402
 from econtract.identity.review_api import router as identity_review_router  # noqa: E402
@@ -150,3 +151,4 @@ api.add_router("/v1/", verification_router)
 api.add_router("/v1/", signatures_router)
 api.add_router("/v1/", seals_router)
 api.add_router("/v1/", seal_use_router)
+api.add_router("/v1/", evidence_router)

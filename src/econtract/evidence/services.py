@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +16,11 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from econtract.client_address import UNKNOWN, client_address
+from econtract.evidence import log
 from econtract.evidence.models import Event
 from econtract.textinput import one_line
+
+logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 
@@ -106,10 +110,28 @@ def record_event(
                 )
                 event.event_hash = hashlib.sha256(_canonical(event)).hexdigest()
                 event.save(force_insert=True)
-                return event
+                log.enqueue(event)
+            transaction.on_commit(_integrate_quietly)
+            return event
         except IntegrityError:
             continue
     raise RuntimeError(f"could not append event {kind} to {subject_type}:{subject_id}")
+
+
+def _integrate_quietly() -> None:
+    """Append committed events to the log; a failure leaves them queued for the next run or the audit."""
+    try:
+        log.integrate_pending()
+    except Exception:  # noqa: BLE001 - the event is committed and queued; never fail the request for it
+        logger.exception("could not append queued events to the log")
+
+
+def checkpoint_after_completion() -> None:
+    """An envelope completed: checkpoint soon (at most one a second; the periodic one catches the rest)."""
+    try:
+        log.checkpoint_soon()
+    except Exception:  # noqa: BLE001 - the next checkpoint covers it; never fail the completed signing
+        logger.exception("could not make a checkpoint after completion")
 
 
 def chain_is_intact(subject: models.Model) -> bool:

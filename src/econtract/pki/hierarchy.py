@@ -7,6 +7,7 @@ insert loses the race discards its candidate and uses the winner's.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,17 +125,35 @@ def record_issued(
     user: User | None,
     assurance_level: str = "",
 ) -> IssuedCertificate:
-    return IssuedCertificate.objects.create(
+    from econtract.evidence.services import RequestContext, record_event
+
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    issued = IssuedCertificate.objects.create(
         assurance_level=assurance_level,
         serial_number=str(certificate.serial_number),
         issuer_key_id=issuer_key_id.hex(),
         profile=profile_name,
         user=user,
         subject_dn=certificate.subject.rfc4514_string(),
-        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+        certificate_der=der,
         not_before=certificate.not_valid_before_utc,
         not_after=certificate.not_valid_after_utc,
     )
+    # The log holds the certificate's SHA-256: anyone can later show which certificate was issued when.
+    record_event(
+        "certificate_issued",
+        issued,
+        RequestContext.system("pki"),
+        document_sha256=hashlib.sha256(der).hexdigest(),
+        payload={
+            "serial": str(certificate.serial_number),
+            "issuer_key_id": issuer_key_id.hex(),
+            "profile": profile_name,
+            "subject": certificate.subject.rfc4514_string(),
+            "not_after": certificate.not_valid_after_utc.isoformat(),
+        },
+    )
+    return issued
 
 
 def _ensure_role(

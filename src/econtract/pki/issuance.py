@@ -165,10 +165,19 @@ def revoke_certificate(issued: IssuedCertificate, reason: str = "key_compromise"
     if reason not in REVOCATION_REASONS:
         raise InvalidRevocationReason(f"unknown revocation reason {reason!r}")
     now = timezone.now()
+    from econtract.evidence.services import RequestContext, record_event
+
     with transaction.atomic():
-        IssuedCertificate.objects.filter(pk=issued.pk, revoked_at__isnull=True).update(
+        revoked = IssuedCertificate.objects.filter(pk=issued.pk, revoked_at__isnull=True).update(
             revoked_at=now, revocation_reason=reason
         )
+        if revoked:
+            record_event(
+                "certificate_revoked",
+                issued,
+                RequestContext.system("pki"),
+                payload={"serial": issued.serial_number, "reason": reason},
+            )
         # A revoked TSA or OCSP certificate must stop signing: retire it so a fresh one is made.
         PlatformCertificate.objects.filter(
             serial_number=issued.serial_number, role__in=[Role.TSA, Role.OCSP], revoked_at__isnull=True

@@ -20,7 +20,8 @@ from econtract.accounts.models import User
 from econtract.accounts.services import primary_organization
 from econtract.api.openapi import json_part_schema, responses
 from econtract.api.pagination import InvalidCursor, PageQuery, decode_cursor, encode_cursor
-from econtract.evidence.models import Event
+from econtract.evidence.log import integrate_pending
+from econtract.evidence.models import Event, Leaf
 from econtract.evidence.services import RequestContext
 from econtract.jsoninput import JsonRefused, JsonTooLarge, format_path, load_json
 from econtract.notifications.services import public_status
@@ -170,6 +171,9 @@ class EnvelopeOut(Schema):
 
 
 class EventOut(Schema):
+    id: UUID
+    leaf_index: int | None = Field(None, description="Position in the transparency log; null while queued")
+    subject: str = Field(description="subject_type:subject_id, as hashed in event_hash")
     sequence: int
     kind: str
     occurred_at: datetime
@@ -178,6 +182,8 @@ class EventOut(Schema):
     user_agent: str
     document_sha256: str
     payload: dict
+    actor_id: str | None = Field(None, description="The acting user's id, as hashed in event_hash")
+    organization: str | None = None
     event_hash: str
     previous_hash: str
 
@@ -439,11 +445,19 @@ def get_document(request: HttpRequest, envelope_id: UUID) -> FileResponse:
     return response
 
 
+def _leaf_index(event: Event) -> int | None:
+    try:
+        return event.leaf.index
+    except Leaf.DoesNotExist:
+        return None
+
+
 @router.get("/envelopes/{envelope_id}/events", response=responses({200: EventPage}, 400, 401, 404, 422))
 def list_events(request: HttpRequest, envelope_id: UUID, page: PageQuery) -> dict:
     """The hash-chained audit trail in chain order, ``limit`` at a time (keyset on sequence)."""
     envelope = _visible(request, envelope_id)
-    query = Event.objects.for_subject(envelope).order_by("sequence")
+    integrate_pending()
+    query = Event.objects.for_subject(envelope).select_related("leaf").order_by("sequence")
     if page.cursor:
         (sequence,) = decode_cursor("events", page.cursor, 1)
         if isinstance(sequence, bool) or not isinstance(sequence, int):
@@ -454,6 +468,9 @@ def list_events(request: HttpRequest, envelope_id: UUID, page: PageQuery) -> dic
     rows = rows[: page.limit]
     items = [
         {
+            "id": e.id,
+            "leaf_index": _leaf_index(e),
+            "subject": f"{e.subject_type}:{e.subject_id}",
             "sequence": e.sequence,
             "kind": e.kind,
             "occurred_at": e.occurred_at,
@@ -462,6 +479,8 @@ def list_events(request: HttpRequest, envelope_id: UUID, page: PageQuery) -> dic
             "user_agent": e.user_agent,
             "document_sha256": e.document_sha256,
             "payload": e.payload,
+            "actor_id": str(e.actor_id) if e.actor_id else None,
+            "organization": str(e.organization_id) if e.organization_id else None,
             "event_hash": e.event_hash,
             "previous_hash": e.previous_hash,
         }

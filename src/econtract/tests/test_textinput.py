@@ -224,6 +224,12 @@ PLATFORM_TEXT = {
         "previous_hash",
         "event_hash",
     },
+    # the log's own text: the origin (settings), signed notes, cosignature lines a witness returned
+    # (verified before storing) and the key names and salts' field names the code sets
+    "evidence.LogState": {"origin"},
+    "evidence.EventSecret": {"field"},
+    "evidence.Checkpoint": {"note"},
+    "evidence.Cosignature": {"witness", "key_id", "line"},
     "signing.Envelope": {"original_sha256", "currency"},
     "signing.DocumentRevision": {"sha256"},
     "signing.Party": {"signature_field_name", "kind", "organization_uscc"},

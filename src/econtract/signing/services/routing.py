@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from econtract.accounts import permissions
 from econtract.accounts.models import User
-from econtract.evidence.services import RequestContext, record_event
+from econtract.evidence.services import RequestContext, checkpoint_after_completion, record_event
 from econtract.notifications.models import EmailDelivery
 from econtract.notifications.services import About, StoredAttachment, latest_deliveries, send_email
 from econtract.pki.services import signing_validation_context_for
@@ -282,6 +282,7 @@ def _complete(envelope: Envelope, context: RequestContext) -> None:
         document_sha256=revision.sha256,
         payload={"previous_sha256": current.sha256},
     )
+    transaction.on_commit(checkpoint_after_completion)
     # The mail refers to the stored revision: a retry hours later attaches the same bytes.
     attachment = StoredAttachment(
         f"{_safe_filename(envelope.title)}-signed.pdf", revision.file.name, "application/pdf"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from econtract.evidence.runner import CheckpointRunner
 from econtract.notifications.delivery import DeliveryRunner
 from econtract.pki.kek import warn_if_embedded
 from econtract.pki.services import ensure_platform_pki, root_certificate
@@ -50,6 +51,8 @@ class Command(BaseCommand):
         if settings.ECONTRACT_MAIL_POLL_SECONDS > 0:
             # Retries of mail the SMTP server refused for now; `econtract deliver` does the same from cron.
             DeliveryRunner(settings.ECONTRACT_MAIL_POLL_SECONDS).start()
+        # Checkpoints after batched completions (within seconds) and at least every CHECKPOINT_SECONDS.
+        CheckpointRunner(min(5, settings.ECONTRACT_CHECKPOINT_SECONDS)).start()
         serve(
             application,
             host=options["host"],
