@@ -5,6 +5,43 @@ from __future__ import annotations
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flushable_evidence():
+    """Tests only: a flush (transactional tests empty every table) may empty the append-only evidence
+    tables. Their triggers (evidence/append_only.py) are dropped in the flush's own transaction and put
+    back right after it. Production has no such bypass: `manage.py flush` there is refused."""
+    from django.db import connections
+
+    from econtract.evidence.append_only import existing_tables, install_triggers, trigger_names
+
+    patched = []
+    for operations in {type(connections[alias].ops) for alias in connections}:
+        sql_flush, execute_sql_flush = operations.sql_flush, operations.execute_sql_flush
+
+        def drop_then_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False, _f=sql_flush):
+            statements = _f(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+            if not statements:
+                return statements
+            vendor = self.connection.vendor
+            suffix = " ON {}" if vendor == "postgresql" else ""
+            drops = [
+                f'DROP TRIGGER IF EXISTS "{name}"' + suffix.format(self.quote_name(table))
+                for table in existing_tables(self.connection)
+                for name in trigger_names(vendor, table)
+            ]
+            return drops + list(statements)
+
+        def flush_then_reinstall(self, sql_list, _f=execute_sql_flush):
+            _f(self, sql_list)
+            install_triggers(self.connection)  # also when available_apps inhibits post_migrate
+
+        operations.sql_flush, operations.execute_sql_flush = drop_then_flush, flush_then_reinstall
+        patched.append((operations, sql_flush, execute_sql_flush))
+    yield
+    for operations, sql_flush, execute_sql_flush in patched:
+        operations.sql_flush, operations.execute_sql_flush = sql_flush, execute_sql_flush
+
+
 @pytest.fixture(autouse=True)
 def embedded_outbox(settings, tmp_path):
     """Mail goes to the embedded-mode outbox (pytest-django would swap in locmem), one per test."""
