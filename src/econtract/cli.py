@@ -24,7 +24,9 @@ USAGE = """usage: econtract COMMAND [ARGS]
   identity rotate-keys          re-seal personal data under the first key of ECONTRACT_PERSONAL_DATA_KEYS
   evidence audit                recompute the event chains, log leaves, tree and checkpoints; exit 1 at the first break
   evidence checkpoint           sign and timestamp the current tree head now
-  witness serve [--port N]      run a c2sp.org/tlog-witness witness for a log (its own state file and key)
+  witness serve --state DIR --log VKEY [--port N]
+                                run a c2sp.org/tlog-witness witness (own key and state, no database)
+  witness vkey --state DIR      print the witness's verifier key
   apikey create EMAIL           create an API key; the key alone is printed on the last line
   init                          migrate and initialise the PKI without serving
   manage ARGS...                any Django management command

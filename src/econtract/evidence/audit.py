@@ -5,7 +5,7 @@ or still queued; every leaf is contiguous, hashes to its stored hash and re-enco
 (personal fields compared where their salt still exists; erased salts leave the commitment unchecked);
 each leaf names its subject's previous leaf; every stored subtree hash is recomputed from the leaves,
 with none missing or extra; the log row's size; every checkpoint's signature, origin, root and order,
-and its RFC 3161 token's message imprint.
+and its RFC 3161 token's message imprint; each cosignature of a configured witness.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from asn1crypto import cms, tsp
 
 from econtract.evidence import leaf as leaves
-from econtract.evidence import log, merkle, notes
-from econtract.evidence.models import Checkpoint, Event, EventSecret, Leaf, LogQueue, TreeHash
+from econtract.evidence import log, merkle, notes, witnessing
+from econtract.evidence.models import Checkpoint, Cosignature, Event, EventSecret, Leaf, LogQueue, TreeHash
 from econtract.evidence.services import GENESIS_HASH, _canonical
 
 
@@ -204,6 +204,10 @@ def audit() -> AuditResult:
         if state.tree_size != len(hashes):
             raise AuditFailure(f"the log row says {state.tree_size} leaves, {len(hashes)} are stored")
         checked["checkpoints"] = _check_checkpoints(hashes)
+        problem = witnessing.audit_cosignatures()
+        if problem:
+            raise AuditFailure(problem)
+        checked["cosignatures"] = Cosignature.objects.count()
     except AuditFailure as failure:
         return AuditResult(False, checked, str(failure))
     return AuditResult(True, checked)

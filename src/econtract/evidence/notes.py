@@ -182,6 +182,8 @@ def verify_cosignature(checkpoint: str, line: str, verifier: Verifier) -> int:
     if parsed.name != verifier.name or parsed.key_id != verifier.id or len(parsed.signature) != 72:
         raise NoteError("the cosignature is not by this witness key")
     (timestamp,) = struct.unpack(">Q", parsed.signature[:8])
+    if timestamp >= 2**63:
+        raise NoteError("a cosignature timestamp does not exceed 2^63 - 1")
     try:
         Ed25519PublicKey.from_public_bytes(verifier.public_key).verify(
             parsed.signature[8:], cosigned_message(checkpoint, timestamp)

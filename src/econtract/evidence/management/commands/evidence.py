@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from econtract.evidence import log
+from econtract.evidence import log, witnessing
 from econtract.evidence.audit import audit
 
 
@@ -19,7 +19,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "checkpoint":
             checkpoint = log.make_checkpoint()
-            self.stdout.write(checkpoint.note, ending="")
+            witnessing.push_checkpoint(checkpoint)
+            self.stdout.write(witnessing.cosigned_note(checkpoint), ending="")
             return
         result = audit()
         summary = ", ".join(f"{count} {name}" for name, count in result.checked.items())
