@@ -292,7 +292,8 @@ class ApiKeyForm(forms.Form):
 
 class VerifyForm(forms.Form):
     document = forms.FileField(
-        label=_("Signed PDF"), widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"})
+        label=_("Signed PDF or evidence package (.zip)"),
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf,application/zip,.zip"}),
     )
 
     def clean_document(self):  # type: ignore[no-untyped-def]
