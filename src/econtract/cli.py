@@ -60,7 +60,19 @@ def main(argv: list[str] | None = None) -> None:
     if command == "init":
         execute_from_command_line(["econtract", "serve", "--init-only"])
         return
-    known = {"serve", "demo", "verify", "expire", "deliver", "apikey", "fsck", "sandbox", "identity", "evidence", "witness"}
+    known = {
+        "serve",
+        "demo",
+        "verify",
+        "expire",
+        "deliver",
+        "apikey",
+        "fsck",
+        "sandbox",
+        "identity",
+        "evidence",
+        "witness",
+    }
     if command not in known:
         print(f"econtract: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         raise SystemExit(2)

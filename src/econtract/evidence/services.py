@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,12 +135,20 @@ def checkpoint_after_completion() -> None:
         logger.exception("could not make a checkpoint after completion")
 
 
-def chain_is_intact(subject: models.Model) -> bool:
+def first_chain_break(events: Iterable[Event]) -> str | None:
+    """What is wrong first in one subject's events, given in sequence order; None when the chain holds."""
     previous = GENESIS_HASH
-    for position, event in enumerate(Event.objects.for_subject(subject), start=1):
-        if event.sequence != position or event.previous_hash != previous:
-            return False
+    for position, event in enumerate(events, start=1):
+        where = f"event {event.pk} ({event.subject_type}:{event.subject_id} #{event.sequence})"
+        if event.sequence != position:
+            return f"{where}: expected position {position}; an event is missing or moved"
+        if event.previous_hash != previous:
+            return f"{where}: previous_hash does not link to the event before it"
         if hashlib.sha256(_canonical(event)).hexdigest() != event.event_hash:
-            return False
+            return f"{where}: its content no longer matches its event_hash"
         previous = event.event_hash
-    return True
+    return None
+
+
+def chain_is_intact(subject: models.Model) -> bool:
+    return first_chain_break(Event.objects.for_subject(subject)) is None
