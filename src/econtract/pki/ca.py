@@ -204,6 +204,7 @@ def build_issuing(
                 profile.POLICY_LEGAL_PERSON_SEAL,
                 profile.POLICY_TIMESTAMPING,
                 profile.POLICY_OCSP_RESPONDER,
+                profile.POLICY_EVIDENCE_SERVICE,
             ),
             critical=False,
         )
@@ -249,6 +250,26 @@ def build_ocsp_responder(
         .add_extension(_policies(profile.POLICY_OCSP_RESPONDER), critical=False)
     )
     return builder.sign(issuing_key, signature_hash(issuing_key))
+
+
+def build_evidence_service(
+    public_key: PublicKey, issuing: x509.Certificate, issuing_key: PrivateKey, now: datetime
+) -> x509.Certificate:
+    """The platform's document-signing certificate for evidence reports: the signer profile's key usage
+    and EKUs (so pdfsig and pyHanko accept it), the platform's name, its own policy."""
+    builder = (
+        _base(platform_name(profile.EVIDENCE_CN), public_key, issuing, now, profile.EVIDENCE_LIFETIME)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(digital_signature=True, non_repudiation=True), critical=True)
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.EMAIL_PROTECTION, x509.ObjectIdentifier(profile.OID_KP_DOCUMENT_SIGNING)]
+            ),
+            critical=False,
+        )
+        .add_extension(_policies(profile.POLICY_EVIDENCE_SERVICE), critical=False)
+    )
+    return _revocation_pointers(builder).sign(issuing_key, signature_hash(issuing_key))
 
 
 def build_signer(

@@ -35,10 +35,19 @@ _CURVES: dict[str, ec.EllipticCurve] = {
     Role.ISSUING: ec.SECP384R1(),
     Role.TSA: ec.SECP256R1(),
     Role.OCSP: ec.SECP256R1(),
+    Role.EVIDENCE: ec.SECP256R1(),
 }
 # How long a leaf platform key is used before a fresh key and certificate replace it.
-_KEY_USE: dict[str, timedelta] = {Role.TSA: profile.TSA_KEY_USE, Role.OCSP: profile.OCSP_RESPONDER_KEY_USE}
-_ISSUED_PROFILE = {Role.TSA: CertificateProfile.TSA, Role.OCSP: CertificateProfile.OCSP}
+_KEY_USE: dict[str, timedelta] = {
+    Role.TSA: profile.TSA_KEY_USE,
+    Role.OCSP: profile.OCSP_RESPONDER_KEY_USE,
+    Role.EVIDENCE: profile.EVIDENCE_KEY_USE,
+}
+_ISSUED_PROFILE = {
+    Role.TSA: CertificateProfile.TSA,
+    Role.OCSP: CertificateProfile.OCSP,
+    Role.EVIDENCE: CertificateProfile.EVIDENCE,
+}
 
 
 @dataclass(frozen=True)
@@ -182,7 +191,8 @@ def _ensure_role(
 
 
 def ensure_platform_pki() -> None:
-    """Create the root, issuing CA, TSA and OCSP responder certificates if missing (or due to roll over)."""
+    """Create the root, issuing CA, TSA, OCSP responder and evidence service certificates if missing (or due
+    to roll over)."""
     active = _active_records()
     now = timezone.now()
     if len(active) == len(Role.ALL) and not any(_due_for_rollover(r, now) for r in active.values()):
@@ -207,10 +217,18 @@ def ensure_platform_pki() -> None:
         )
         return cert, issuing.key_id
 
+    def build_evidence(key: ec.EllipticCurvePrivateKey) -> tuple[x509.Certificate, bytes | None]:
+        issuing = platform_identity(Role.ISSUING)
+        cert = ca.build_evidence_service(
+            key.public_key(), issuing.certificate, issuing.private_key, timezone.now()
+        )
+        return cert, issuing.key_id
+
     _ensure_role(Role.ROOT, build_root)
     _ensure_role(Role.ISSUING, build_issuing)
     _ensure_role(Role.TSA, build_tsa)
     _ensure_role(Role.OCSP, build_ocsp)
+    _ensure_role(Role.EVIDENCE, build_evidence)
 
 
 def platform_identity(role: str) -> PlatformIdentity:

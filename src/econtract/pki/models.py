@@ -18,7 +18,8 @@ class PlatformRole:
     ISSUING = "issuing"
     TSA = "tsa"
     OCSP = "ocsp"
-    ALL = (ROOT, ISSUING, TSA, OCSP)
+    EVIDENCE = "evidence"  # signs evidence reports and package manifests (econtract.evidence.reports)
+    ALL = (ROOT, ISSUING, TSA, OCSP, EVIDENCE)
 
 
 class CertificateProfile:
@@ -29,10 +30,12 @@ class CertificateProfile:
     ORGANIZATION = "organization"  # a seal's certificate: the subject is a verified organisation
     TSA = "tsa"
     OCSP = "ocsp"
+    EVIDENCE = "evidence"
 
 
 class PlatformCertificate(models.Model):
-    """A certificate whose private key the platform holds: the CA hierarchy, the TSA, the OCSP responder.
+    """A certificate whose private key the platform holds: the CA hierarchy, the TSA, the OCSP responder,
+    the evidence service.
 
     The private key is PKCS#8 DER sealed under the KEK (``kek.seal``) with associated data naming the
     role, so a key cannot be swapped into another role's row.
@@ -43,6 +46,7 @@ class PlatformCertificate(models.Model):
         ISSUING = PlatformRole.ISSUING, _("issuing CA")
         TSA = PlatformRole.TSA, _("time-stamping authority")
         OCSP = PlatformRole.OCSP, _("OCSP responder")
+        EVIDENCE = PlatformRole.EVIDENCE, _("evidence service")
 
     role = models.CharField(max_length=16, choices=Role.choices)
     serial_number = models.CharField(max_length=64)
@@ -78,6 +82,7 @@ class IssuedCertificate(models.Model):
         ORGANIZATION = CertificateProfile.ORGANIZATION, _("organisation seal")
         TSA = CertificateProfile.TSA, _("time-stamping authority")
         OCSP = CertificateProfile.OCSP, _("OCSP responder")
+        EVIDENCE = CertificateProfile.EVIDENCE, _("evidence service")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     serial_number = models.CharField(max_length=64, unique=True)

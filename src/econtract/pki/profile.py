@@ -23,6 +23,8 @@ POLICY_TIMESTAMPING = f"{PEN_ARC}.1.2.1"
 # organisation's identity is what accounts.organizations verified (USCC and legal representative).
 POLICY_LEGAL_PERSON_SEAL = f"{PEN_ARC}.1.4.1"
 POLICY_OCSP_RESPONDER = f"{PEN_ARC}.1.3.1"
+# The platform's own signature on the evidence reports and package manifests it issues (出证).
+POLICY_EVIDENCE_SERVICE = f"{PEN_ARC}.1.5.1"
 TSA_POLICY_OID = POLICY_TIMESTAMPING
 
 # id-kp-documentSigning (RFC 9336). Declared beside emailProtection, which NSS (pdfsig, Firefox)
@@ -35,6 +37,7 @@ ROOT_CN = "econtract Root CA"
 ISSUING_CN = "econtract Issuing CA"
 TSA_CN = "econtract Time Stamping Authority"
 OCSP_CN = "econtract OCSP Responder"
+EVIDENCE_CN = "econtract Evidence Service"
 
 ROOT_LIFETIME = timedelta(days=20 * 365 + 5)
 ISSUING_LIFETIME = timedelta(days=10 * 365 + 2)
@@ -45,6 +48,10 @@ TSA_KEY_USE = timedelta(days=365)
 # The responder certificate carries id-pkix-ocsp-nocheck, so it is kept short-lived (RFC 6960 §4.2.2.2.1).
 OCSP_RESPONDER_LIFETIME = timedelta(days=365)
 OCSP_RESPONDER_KEY_USE = timedelta(days=335)
+# The evidence key signs reports for a year; its certificate stays valid two more so they can be checked
+# with it (B-LTA document timestamps carry them further).
+EVIDENCE_LIFETIME = timedelta(days=3 * 365 + 1)
+EVIDENCE_KEY_USE = timedelta(days=365)
 SIGNING_CERT_DEFAULT_DAYS = 730
 ORGANIZATION_CERT_DEFAULT_DAYS = 730
 # Tolerate clock skew between the machines that issue and the ones that sign or check.

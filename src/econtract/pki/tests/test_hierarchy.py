@@ -48,7 +48,7 @@ def test_ensure_platform_pki_is_idempotent():
     first = {r.role: r.serial_number for r in PlatformCertificate.objects.all()}
     ensure_platform_pki()
     assert {r.role: r.serial_number for r in PlatformCertificate.objects.all()} == first
-    assert set(first) == {"root", "issuing", "tsa", "ocsp"}
+    assert set(first) == {"root", "issuing", "tsa", "ocsp", "evidence"}
 
 
 @pytest.mark.django_db
@@ -120,6 +120,31 @@ def test_ocsp_responder_profile(pki):
     assert list(ext(responder, x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.OCSP_SIGNING]
     assert ext(responder, x509.OCSPNoCheck)
     assert ext(responder, x509.KeyUsage).value.digital_signature
+
+
+def test_evidence_service_certificate_profile(pki):
+    # The platform's document-signing certificate for evidence reports: issued by the issuing CA, the
+    # signer profile's usages (pdfsig wants emailProtection), its own policy, revocable like any leaf
+    evidence, issuing = crypto(platform_certificate("evidence")), crypto(platform_certificate("issuing"))
+    verify_signed_by(evidence, issuing)
+    assert evidence.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == profile.EVIDENCE_CN
+    ku = ext(evidence, x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and ku.value.content_commitment
+    assert not ku.value.key_cert_sign and not ext(evidence, x509.BasicConstraints).value.ca
+    eku = ext(evidence, x509.ExtendedKeyUsage).value
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in eku
+    assert x509.ObjectIdentifier(profile.OID_KP_DOCUMENT_SIGNING) in eku
+    policies = [p.policy_identifier.dotted_string for p in ext(evidence, x509.CertificatePolicies).value]
+    assert policies == [profile.POLICY_EVIDENCE_SERVICE]
+    issuing_policies = [
+        p.policy_identifier.dotted_string for p in ext(issuing, x509.CertificatePolicies).value
+    ]
+    assert profile.POLICY_EVIDENCE_SERVICE in issuing_policies
+    assert ext(evidence, x509.AuthorityInformationAccess) and ext(evidence, x509.CRLDistributionPoints)
+    from econtract.pki.models import IssuedCertificate
+
+    record = IssuedCertificate.objects.get(serial_number=str(evidence.serial_number))
+    assert record.profile == "evidence" and record.user_id is None
 
 
 def test_signing_certificate_profile_and_chain(pki, user):

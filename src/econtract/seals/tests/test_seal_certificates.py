@@ -110,6 +110,24 @@ def test_certificate_passes_pkilint_rfc5280_and_etsi_legal_person(verified_enter
     assert not [line for line in pkix + etsi if "WARNING" in line and not _explained(line)], pkix + etsi
 
 
+def test_evidence_service_certificate_passes_pkilint_rfc5280(tmp_path, settings):  # type: ignore[no-untyped-def]
+    # Given the platform's evidence-service certificate (it signs evidence reports), at a public address
+    settings.BASE_URL = "http://econtract.example.cn"
+    from econtract.pki.services import ensure_platform_pki, platform_certificate
+
+    ensure_platform_pki()
+    pem = tmp_path / "evidence.pem"
+    pem.write_bytes(
+        x509.load_der_x509_certificate(platform_certificate("evidence").dump()).public_bytes(
+            serialization.Encoding.PEM
+        )
+    )
+    # when pkilint's RFC 5280 linter reads it, then it reports no error and no unexplained warning
+    pkix = _lint("lint_pkix_cert", pem)
+    assert not [line for line in pkix if "ERROR" in line or "FATAL" in line], pkix
+    assert not [line for line in pkix if "WARNING" in line and not _explained(line)], pkix
+
+
 # Warnings pkilint gives that are our decisions (docs/seals.md, "Certificate profile"):
 EXPLAINED_WARNINGS = (
     # EN 319 412-2 §4.3.2 prefers nonRepudiation alone for content commitment; we keep
