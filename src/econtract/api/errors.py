@@ -122,6 +122,9 @@ STATUS_BY_CODE: dict[str, int] = {
     # notifications (SMS)
     "invalid_phone": 400,
     "sms_rate_limited": 429,
+    # evidence
+    "evidence_rate_limited": 429,
+    "evidence_unavailable": 503,
 }
 
 

@@ -17,6 +17,7 @@ from econtract.api.jsonedge import BoundedJsonParser, FiniteJSONRenderer, json_r
 from econtract.api.openapi import document_edge_errors
 from econtract.api.pagination import InvalidCursor
 from econtract.documents.errors import UnsafePdf
+from econtract.evidence.errors import EvidenceError
 from econtract.identity.errors import AssuranceRequired, IdentityError
 from econtract.jsoninput import JsonRefused
 from econtract.notifications.errors import NotificationError
@@ -56,6 +57,7 @@ for error_type in (
     InvalidCursor,
     NotificationError,
     SealsError,
+    EvidenceError,
 ):
     api.add_exception_handler(error_type, domain_error_response)
 

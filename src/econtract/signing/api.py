@@ -9,7 +9,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db.models import Q
-from django.http import FileResponse, HttpRequest
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import File, Form, Router, Schema, Status
@@ -20,6 +20,7 @@ from econtract.accounts.models import User
 from econtract.accounts.services import primary_organization
 from econtract.api.openapi import json_part_schema, responses
 from econtract.api.pagination import InvalidCursor, PageQuery, decode_cursor, encode_cursor
+from econtract.evidence.issuance import IssuedEvidence, issue_package, issue_report
 from econtract.evidence.log import integrate_pending
 from econtract.evidence.models import Event, Leaf
 from econtract.evidence.services import RequestContext
@@ -443,6 +444,60 @@ def get_document(request: HttpRequest, envelope_id: UUID) -> FileResponse:
     response["Content-Disposition"] = f'attachment; filename="{envelope.id}-v{revision.version}.pdf"'
     response["X-Document-SHA256"] = revision.sha256
     return response
+
+
+def _evidence_response(issued: IssuedEvidence) -> HttpResponse:
+    response = HttpResponse(issued.content, content_type=issued.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{issued.filename}"'
+    response["X-Evidence-SHA256"] = issued.sha256
+    response["X-Checkpoint-Size"] = str(issued.checkpoint_size)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _binary(media_type: str, description: str) -> dict:
+    return {
+        "responses": {
+            200: {
+                "description": description,
+                "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    }
+
+
+@router.get(
+    "/envelopes/{envelope_id}/evidence-report",
+    response=responses({}, 401, 404, 422, 429, 503),
+    openapi_extra=_binary(
+        "application/pdf",
+        "The evidence report (PDF, zh-hans and English), signed by the platform's evidence service (PAdES "
+        "B-LTA); X-Evidence-SHA256 is its SHA-256, logged as an evidence_report_issued event",
+    ),
+)
+def get_evidence_report(request: HttpRequest, envelope_id: UUID) -> HttpResponse:
+    """Parties and how each was verified, willingness checks, every event up to the anchor checkpoint with
+    its inclusion proof, revisions, certificate chains and revocation at signing, cosignatures."""
+    envelope = _visible(request, envelope_id)
+    issued = issue_report(envelope, str(_user(request).pk), RequestContext.from_request(request))
+    return _evidence_response(issued)
+
+
+@router.get(
+    "/envelopes/{envelope_id}/evidence-package",
+    response=responses({}, 401, 404, 422, 429, 503),
+    openapi_extra=_binary(
+        "application/zip",
+        "The evidence package (econtract-evidence-package/v1): signed PDF, report, leaves, proofs, "
+        "checkpoint with cosignatures and TSA token, log key, certificates, signed manifest; check it "
+        "offline with `econtract verify PACKAGE.zip`",
+    ),
+)
+def get_evidence_package(request: HttpRequest, envelope_id: UUID) -> HttpResponse:
+    """Everything needed to check the envelope's evidence offline, in one zip."""
+    envelope = _visible(request, envelope_id)
+    issued = issue_package(envelope, str(_user(request).pk), RequestContext.from_request(request))
+    return _evidence_response(issued)
 
 
 def _leaf_index(event: Event) -> int | None:

@@ -28,6 +28,8 @@ EVENT_NAMES = {
     "voided": _("voided"),
     "expired": _("expired"),
     "downloaded": _("downloaded"),
+    "evidence_report_issued": _("evidence report issued"),
+    "evidence_package_issued": _("evidence package issued"),
 }
 
 

@@ -14,6 +14,7 @@ from econtract.signing.tests.factories import PIN, create_and_send, people, sign
 @dataclass
 class CompletedEnvelope:
     envelope: Envelope
+    sender: Any
     sender_api: Any  # the sender's API client (an enterprise member)
     outsider_api: Any  # a user of no organisation of the envelope
 
@@ -40,4 +41,6 @@ def completed_envelope(make_user, enterprise, api_client, sample_pdf, outbox) ->
     envelope = Envelope.objects.get(pk=sent["id"])
     assert envelope.status == Envelope.Status.COMPLETED
     outsider = make_user("outsider@example.test")
-    return CompletedEnvelope(envelope=envelope, sender_api=sender_api, outsider_api=api_client(outsider))
+    return CompletedEnvelope(
+        envelope=envelope, sender=sender, sender_api=sender_api, outsider_api=api_client(outsider)
+    )
