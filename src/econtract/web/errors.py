@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy, ngettext
 
 from econtract.accounts.errors import AccountError, LoginThrottled
 from econtract.documents.errors import DocumentError, UnsafePdf
+from econtract.evidence.errors import EvidenceError
 from econtract.identity.errors import IdentityError, OtpInvalid
 from econtract.notifications.errors import NotificationError
 from econtract.pki.errors import PinLocked, PkiError, WrongPin
@@ -32,6 +33,7 @@ DOMAIN_ERRORS: tuple[type[Exception], ...] = (
     VerificationError,
     NotificationError,
     SealsError,
+    EvidenceError,
 )
 
 MESSAGES = {
@@ -121,6 +123,11 @@ MESSAGES = {
     # notifications (SMS)
     "invalid_phone": gettext_lazy("This is not a valid mobile phone number."),
     "sms_rate_limited": gettext_lazy("Too many text messages were requested; please try again later."),
+    # evidence
+    "evidence_rate_limited": gettext_lazy(
+        "Too many evidence reports or packages were requested; please wait a minute."
+    ),
+    "evidence_unavailable": gettext_lazy("Evidence reports cannot be made on this server right now."),
 }
 
 # Codes whose service message names the exact problem (which field, which party, which state).

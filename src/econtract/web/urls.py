@@ -50,6 +50,18 @@ urlpatterns = [
         name="envelope_remind",
     ),
     path("envelopes/<uuid:pk>/download/", envelopes.envelope_download, name="envelope_download"),
+    path(
+        "envelopes/<uuid:pk>/evidence-report/",
+        envelopes.envelope_evidence,
+        {"what": "report"},
+        name="envelope_evidence_report",
+    ),
+    path(
+        "envelopes/<uuid:pk>/evidence-package/",
+        envelopes.envelope_evidence,
+        {"what": "package"},
+        name="envelope_evidence_package",
+    ),
     path("envelopes/<uuid:pk>/pages/v<int:version>/<int:page>.png", envelopes.page_image, name="page_image"),
     path("sign/<str:token>", signing.sign_page, name="sign"),
     path("sign/<str:token>/pin", signing.sign_pin, name="sign_pin"),

@@ -55,3 +55,30 @@ def test_reports_are_limited_per_person_per_minute(completed_envelope, settings)
     assert response.status_code == 429 and response.json()["error"] == "evidence_rate_limited"
     assert int(response["Retry-After"]) >= 1
     assert not Event.objects.for_subject(envelope).filter(kind="evidence_report_issued").exists()
+
+
+def test_the_envelope_page_offers_the_report_and_a_party_downloads_it(completed_envelope, client):
+    # Given a party of the completed envelope, logged in to the web site
+    envelope = completed_envelope.envelope
+    party_user = envelope.parties.order_by("order").first().user
+    client.force_login(party_user)
+    # When she opens the envelope page, then it links the evidence report and package
+    page = client.get(f"/envelopes/{envelope.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f"/envelopes/{envelope.pk}/evidence-report/" in page and "Evidence report" in page
+    assert f"/envelopes/{envelope.pk}/evidence-package/" in page
+    # and following the report link downloads the signed PDF, logged under her name
+    response = client.get(f"/envelopes/{envelope.pk}/evidence-report/")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF-")
+    issued = Event.objects.for_subject(envelope).filter(kind="evidence_report_issued").get()
+    assert issued.actor_id == party_user.pk
+    assert issued.document_sha256 == hashlib.sha256(response.content).hexdigest()
+
+
+def test_an_outsider_gets_404_on_the_web_evidence_links(completed_envelope, client, make_user):
+    # Given a logged-in user with nothing to do with the envelope
+    client.force_login(make_user("stranger@example.test"))
+    # When she tries the evidence links, then 404 and nothing is logged
+    envelope = completed_envelope.envelope
+    for what in ("evidence-report", "evidence-package"):
+        assert client.get(f"/envelopes/{envelope.pk}/{what}/").status_code == 404
+    assert not Event.objects.for_subject(envelope).filter(kind__startswith="evidence_").exists()

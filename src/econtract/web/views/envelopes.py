@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from econtract.accounts.permissions import Action
 from econtract.accounts.services import primary_organization
 from econtract.documents.errors import UnsafePdf
+from econtract.evidence.errors import EvidenceError
+from econtract.evidence.issuance import issue_package, issue_report
 from econtract.evidence.models import Event
 from econtract.notifications.models import EmailDelivery
 from econtract.signing import services
@@ -297,6 +299,24 @@ def envelope_download(request: HttpRequest, pk: object) -> FileResponse:
         revision.file.open("rb"), as_attachment=True, filename=filename, content_type="application/pdf"
     )
     response["X-Document-SHA256"] = revision.sha256
+    return response
+
+
+@login_required
+@require_GET
+def envelope_evidence(request: HttpRequest, pk: object, what: str) -> HttpResponse:
+    """The evidence report (PDF) or package (zip), as the API gives them (evidence.issuance)."""
+    envelope = visible_envelope(request, pk)
+    issue = {"report": issue_report, "package": issue_package}[what]
+    try:
+        issued = issue(envelope, str(request.user.pk), request_context(request))
+    except EvidenceError as exc:
+        messages.error(request, error_message(exc))
+        return redirect("web:envelope_detail", pk=envelope.pk)
+    response = HttpResponse(issued.content, content_type=issued.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{issued.filename}"'
+    response["X-Evidence-SHA256"] = issued.sha256
+    response["Cache-Control"] = "no-store"
     return response
 
 
