@@ -40,18 +40,22 @@ def commitment(salt: bytes, value: bytes) -> str:
     return "sha256:" + hashlib.sha256(salt + value).hexdigest()
 
 
-def new_salts(event: Event) -> dict[str, bytes]:
-    return {
-        field: secrets.token_bytes(SALT_BYTES) for field, value in personal_values(event).items() if value
-    }
+def new_salts(values: dict[str, bytes | None]) -> dict[str, bytes]:
+    """A fresh salt for each personal field that has a value (``values`` from ``personal_values``)."""
+    return {field: secrets.token_bytes(SALT_BYTES) for field, value in values.items() if value}
 
 
 def occurred_at_text(event: Event) -> str:
     return event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def leaf_body(event: Event, salts: dict[str, bytes], previous_leaf_hash: bytes | None) -> dict[str, Any]:
-    values = personal_values(event)
+def leaf_body(
+    event: Event,
+    salts: dict[str, bytes],
+    previous_leaf_hash: bytes | None,
+    values: dict[str, bytes | None] | None = None,
+) -> dict[str, Any]:
+    values = personal_values(event) if values is None else values
     body: dict[str, Any] = {
         "v": LEAF_VERSION,
         "event": str(event.pk),
@@ -74,5 +78,10 @@ def leaf_body(event: Event, salts: dict[str, bytes], previous_leaf_hash: bytes |
     return body
 
 
-def encode_leaf(event: Event, salts: dict[str, bytes], previous_leaf_hash: bytes | None) -> bytes:
-    return rfc8785.dumps(leaf_body(event, salts, previous_leaf_hash))
+def encode_leaf(
+    event: Event,
+    salts: dict[str, bytes],
+    previous_leaf_hash: bytes | None,
+    values: dict[str, bytes | None] | None = None,
+) -> bytes:
+    return rfc8785.dumps(leaf_body(event, salts, previous_leaf_hash, values))

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from econtract.evidence import merkle, notes
-from econtract.evidence.leaf import encode_leaf, new_salts
+from econtract.evidence.leaf import encode_leaf, new_salts, personal_values
 from econtract.evidence.models import Checkpoint, Event, EventSecret, Leaf, LogQueue, LogState, TreeHash
 from econtract.pki import kek
 
@@ -162,9 +162,10 @@ def _append(state: LogState, events: list[Event]) -> None:
     new_nodes: dict[merkle.Node, bytes] = {}
     for offset, event in enumerate(events):
         index = size + offset
-        salts = new_salts(event)
+        values = personal_values(event)
+        salts = new_salts(values)
         data = encode_leaf(
-            event, salts, previous.get((event.subject_type, event.subject_id, event.sequence - 1))
+            event, salts, previous.get((event.subject_type, event.subject_id, event.sequence - 1)), values
         )
         digest = merkle.leaf_hash(data)
         previous[(event.subject_type, event.subject_id, event.sequence)] = digest
@@ -214,8 +215,9 @@ def _timestamp_token(note: str) -> bytes:
 def make_checkpoint() -> Checkpoint:
     """Sign (and timestamp) the current tree head. Integrates queued events first."""
     integrate_pending()
+    get_log()  # creates the log row on first use
     with transaction.atomic():
-        state = LogState.objects.select_for_update().get(pk=1) if LogState.objects.exists() else get_log()
+        state = LogState.objects.select_for_update().get(pk=1)  # one checkpoint signer at a time
         size = state.tree_size
         root = root_hash(size)
         text = notes.checkpoint_text(state.origin, size, root)

@@ -112,11 +112,25 @@ def record_event(
                 event.event_hash = hashlib.sha256(_canonical(event)).hexdigest()
                 event.save(force_insert=True)
                 log.enqueue(event)
-            transaction.on_commit(_integrate_quietly)
+            _integrate_after_commit()
             return event
         except IntegrityError:
             continue
     raise RuntimeError(f"could not append event {kind} to {subject_type}:{subject_id}")
+
+
+def _integrate_after_commit() -> None:
+    """One sequencer run after the outermost commit, however many events the transaction records.
+
+    Django keeps the callbacks of the open transaction in ``run_on_commit`` (savepoint ids, function,
+    robust) and drops those of a rolled-back savepoint, so looking there cannot lose a run.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(
+        entry[1] is _integrate_quietly for entry in connection.run_on_commit
+    ):
+        return
+    transaction.on_commit(_integrate_quietly)
 
 
 def _integrate_quietly() -> None:

@@ -207,3 +207,51 @@ def test_openapi_documents_the_log_endpoints(client):
         "/api/v1/log/consistency",
     ):
         assert path in paths
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_recording_many_events_runs_the_sequencer_once_after_commit(enterprise, monkeypatch):
+    # Given a count of sequencer runs
+    from django.db import transaction
+
+    from econtract.evidence import services
+
+    log.integrate_pending()
+    before = Event.objects.count()
+    runs = []
+    original = log.integrate_pending
+    monkeypatch.setattr(log, "integrate_pending", lambda: runs.append(1) or original())
+    # When one transaction records 30 events, ten of them in a savepoint that rolls back
+    with transaction.atomic():
+        record_many(enterprise, 20)
+        try:
+            with transaction.atomic():
+                record_many(enterprise, 10)
+                raise RuntimeError("roll this part back")
+        except RuntimeError:
+            pass
+        assert not runs  # nothing is appended before the commit
+    # Then the sequencer ran once, after the commit, and appended the 20 events that were committed
+    assert len(runs) == 1
+    assert not services.transaction.get_connection().run_on_commit
+    assert Leaf.objects.count() == Event.objects.count() == before + 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_recorded_only_in_a_rolled_back_savepoint_does_not_cost_the_later_ones_their_run(enterprise):
+    # Given a transaction whose first event is recorded in a savepoint that rolls back (its callback goes)
+    from django.db import transaction
+
+    log.integrate_pending()
+    before = Event.objects.count()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record_many(enterprise, 1)
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+        # When a later event is recorded outside it
+        record_many(enterprise, 1)
+    # Then that event is still appended after the commit
+    assert Leaf.objects.count() == Event.objects.count() == before + 1
