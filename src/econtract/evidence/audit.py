@@ -81,6 +81,8 @@ def _check_leaves() -> tuple[int, list[bytes]]:
             stored_body = json.loads(data)
         except ValueError as exc:
             raise AuditFailure(f"leaf {row.index}: not JSON") from exc
+        if event.erased_at is not None and event_salts:
+            raise AuditFailure(f"leaf {row.index}: event {event.pk} is erased but its salts remain")
         expected = leaves.leaf_body(event, _fill_erased(event, event_salts), previous)
         for field, value in expected.items():
             if (

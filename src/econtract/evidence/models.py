@@ -41,6 +41,9 @@ class Event(models.Model):
     payload = models.JSONField(default=dict)
     previous_hash = models.CharField(max_length=64)
     event_hash = models.CharField(max_length=64, unique=True)
+    # Set once when the personal fields (actor, actor_label, ip_address, user_agent, payload) were blanked
+    # under PIPL (evidence.erasure); the database refuses every other change (append_only.py).
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     objects = EventQuerySet.as_manager()
 
