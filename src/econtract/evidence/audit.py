@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from asn1crypto import cms, tsp
+from django.db.models import Q
 
 from econtract.evidence import leaf as leaves
 from econtract.evidence import log, merkle, notes, witnessing
@@ -35,6 +36,9 @@ class AuditFailure(Exception):
     pass
 
 
+CHUNK = 2000  # subtree hashes compared per query
+
+
 def _check_chains() -> int:
     count = 0
     ordered = Event.objects.order_by("subject_type", "subject_id", "sequence").iterator(chunk_size=2000)
@@ -51,7 +55,7 @@ def _leaves_in_order() -> Iterator[Leaf]:
     return Leaf.objects.select_related("event").order_by("index").iterator(chunk_size=2000)
 
 
-def _check_leaves() -> tuple[int, list[bytes]]:
+def _check_leaves(tree: _TreeCheck) -> int:
     events = Event.objects.count()
     queued = LogQueue.objects.count()
     stored = Leaf.objects.count()
@@ -59,12 +63,12 @@ def _check_leaves() -> tuple[int, list[bytes]]:
         raise AuditFailure(
             f"{events} events but {stored} leaves and {queued} queued: a leaf or event is missing"
         )
-    hashes: list[bytes] = []
+    count = 0
     latest_hash: dict[tuple[str, str], tuple[int, bytes]] = {}
     salts: dict[str, dict[str, bytes]] = {}
     for row in _leaves_in_order():
-        if row.index != len(hashes):
-            raise AuditFailure(f"leaf {len(hashes)} is missing (next stored is {row.index})")
+        if row.index != count:
+            raise AuditFailure(f"leaf {count} is missing (next stored is {row.index})")
         data, digest = bytes(row.data), bytes(row.hash)
         if merkle.leaf_hash(data) != digest:
             raise AuditFailure(f"leaf {row.index}: stored hash does not match its bytes")
@@ -96,8 +100,9 @@ def _check_leaves() -> tuple[int, list[bytes]]:
         if set(stored_body) != set(expected):
             raise AuditFailure(f"leaf {row.index}: unexpected fields")
         latest_hash[key] = (event.sequence, digest)
-        hashes.append(digest)
-    return len(hashes), hashes
+        tree.add(digest)
+        count += 1
+    return count
 
 
 def _salts_from(index: int) -> dict[str, dict[str, bytes]]:
@@ -122,30 +127,62 @@ def _fill_erased(event: Event, salts: dict[str, bytes]) -> dict[str, bytes]:
     return filled
 
 
-def _check_tree(hashes: list[bytes]) -> int:
-    expected = merkle.subtree_hashes_of_leaves(hashes)
-    checked = 0
-    for level, index, digest in (
-        TreeHash.objects.order_by("level", "index")
-        .values_list("level", "index", "hash")
-        .iterator(chunk_size=5000)
-    ):
-        want = expected.pop((level, index), None)
-        if want is None:
-            raise AuditFailure(f"stored subtree {level}/{index} is not part of the tree")
-        if bytes(digest) != want:
-            raise AuditFailure(f"stored subtree {level}/{index} does not match the leaves")
-        checked += 1
-    if expected:
-        level, index = min(expected)
-        raise AuditFailure(f"subtree {level}/{index} is missing from storage")
-    return checked
+class _TreeCheck:
+    """Rebuilds the tree while the leaves stream past (merkle.Frontier, O(log n) memory), compares each
+    completed subtree with the stored one a chunk at a time, and keeps the root at each checkpoint size."""
+
+    def __init__(self, checkpoint_sizes: set[int]) -> None:
+        self.frontier = merkle.Frontier()
+        self.pending: dict[merkle.Node, bytes] = {}
+        self.compared = 0
+        self.sizes = checkpoint_sizes
+        self.roots: dict[int, bytes] = {0: self.frontier.root()} if 0 in checkpoint_sizes else {}
+
+    def add(self, leaf_hash: bytes) -> None:
+        self.pending.update(self.frontier.append(leaf_hash))
+        if self.frontier.size in self.sizes:
+            self.roots[self.frontier.size] = self.frontier.root()
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        ranges: dict[int, tuple[int, int]] = {}
+        for level, index in self.pending:
+            low, high = ranges.get(level, (index, index))
+            ranges[level] = (min(low, index), max(high, index))
+        wanted = Q()
+        for level, (low, high) in ranges.items():
+            wanted |= Q(level=level, index__gte=low, index__lte=high)
+        stored = {
+            (level, index): bytes(digest)
+            for level, index, digest in TreeHash.objects.filter(wanted).values_list("level", "index", "hash")
+        }
+        for (level, index), want in sorted(self.pending.items()):
+            got = stored.get((level, index))
+            if got is None:
+                raise AuditFailure(f"subtree {level}/{index} is missing from storage")
+            if got != want:
+                raise AuditFailure(f"stored subtree {level}/{index} does not match the leaves")
+        self.compared += len(self.pending)
+        self.pending.clear()
+
+    def finish(self) -> int:
+        self.flush()
+        if TreeHash.objects.count() == self.compared:
+            return self.compared
+        size = self.frontier.size
+        for level in TreeHash.objects.values_list("level", flat=True).distinct():
+            extra = TreeHash.objects.filter(level=level, index__gte=size >> level).first()
+            if extra is not None:
+                raise AuditFailure(f"stored subtree {extra.level}/{extra.index} is not part of the tree")
+        raise AuditFailure("the stored subtrees outnumber the tree's")
 
 
-def _check_checkpoints(hashes: list[bytes]) -> int:
+def _check_checkpoints(tree: _TreeCheck) -> int:
     state = log.get_log()
     verifier = notes.parse_verifier_key(log.log_verifier_key(state))
-    nodes = merkle.subtree_hashes_of_leaves(hashes)
     last_size = 0
     count = 0
     for checkpoint in Checkpoint.objects.order_by("id").iterator():
@@ -158,12 +195,11 @@ def _check_checkpoints(hashes: list[bytes]) -> int:
             raise AuditFailure(f"{where}: origin {body.origin!r} is not the log's")
         if body.tree_size != checkpoint.tree_size or body.root_hash != bytes(checkpoint.root_hash):
             raise AuditFailure(f"{where}: the stored size or root differs from the signed note")
-        if body.tree_size > len(hashes):
+        if body.tree_size > tree.frontier.size:
             raise AuditFailure(f"{where}: covers more leaves than the log holds")
         if body.tree_size < last_size:
             raise AuditFailure(f"{where}: smaller than an earlier checkpoint")
-        root = merkle.root_hash(body.tree_size, lambda wanted: {n: nodes[n] for n in wanted})
-        if root != body.root_hash:
+        if tree.roots.get(body.tree_size) != body.root_hash:
             raise AuditFailure(f"{where}: its root is not the root of the first {body.tree_size} leaves")
         if checkpoint.timestamp_token:
             _check_token(where, bytes(checkpoint.timestamp_token), checkpoint.note)
@@ -192,12 +228,13 @@ def audit() -> AuditResult:
     checked: dict[str, int] = {}
     try:
         checked["events"] = _check_chains()
-        checked["leaves"], hashes = _check_leaves()
-        checked["subtrees"] = _check_tree(hashes)
+        tree = _TreeCheck(set(Checkpoint.objects.values_list("tree_size", flat=True)))
+        checked["leaves"] = _check_leaves(tree)
+        checked["subtrees"] = tree.finish()
         state = log.get_log()
-        if state.tree_size != len(hashes):
-            raise AuditFailure(f"the log row says {state.tree_size} leaves, {len(hashes)} are stored")
-        checked["checkpoints"] = _check_checkpoints(hashes)
+        if state.tree_size != checked["leaves"]:
+            raise AuditFailure(f"the log row says {state.tree_size} leaves, {checked['leaves']} are stored")
+        checked["checkpoints"] = _check_checkpoints(tree)
         problem = witnessing.audit_cosignatures()
         if problem:
             raise AuditFailure(problem)

@@ -190,6 +190,46 @@ def verify_consistency(
         raise ProofError("consistency proof does not match the roots: the log forked")
 
 
+class Frontier:
+    """The right edge of a growing tree: the complete subtrees not yet part of a larger one (at most one
+    per level). Appending a leaf hash returns the subtrees it completes; ``root()`` is the RFC 9162 root
+    of the leaves so far. O(log n) memory: the audit streams 10^7 leaves through one of these."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []  # (level, hash), levels strictly decreasing
+
+    def append(self, leaf_hash: bytes) -> list[tuple[Node, bytes]]:
+        index = self.size
+        completed: list[tuple[Node, bytes]] = [((0, index), leaf_hash)]
+        level, position, current = 0, index, leaf_hash
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            current = node_hash(left, current)
+            level, position = level + 1, position >> 1
+            completed.append(((level, position), current))
+        self._stack.append((level, current))
+        self.size += 1
+        return completed
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return hashlib.sha256(b"").digest()
+        current = self._stack[-1][1]
+        for _level, left in reversed(self._stack[:-1]):
+            current = node_hash(left, current)
+        return current
+
+
+def subtree_count(tree_size: int) -> int:
+    """How many complete subtrees (leaves included) a tree of ``tree_size`` leaves has."""
+    count, width = 0, tree_size
+    while width:
+        count += width
+        width >>= 1
+    return count
+
+
 def subtree_hashes_of_leaves(leaf_hashes: Sequence[bytes]) -> dict[Node, bytes]:
     """Every complete subtree of an in-memory list of leaf hashes (tests, offline verification)."""
     nodes: dict[Node, bytes] = {(0, i): h for i, h in enumerate(leaf_hashes)}

@@ -99,3 +99,24 @@ def test_known_answers_from_rfc_shapes():
     assert len(merkle.consistency_proof(4, 7, source)) == 1
     assert len(merkle.consistency_proof(6, 7, source)) == 3
     assert merkle.root_hash(0, source) == hashlib.sha256(b"").digest()
+
+
+@given(st.integers(min_value=0, max_value=300))
+@settings(max_examples=60)
+def test_the_streaming_frontier_gives_the_rfc_root_and_every_subtree_once(size):
+    # Given leaves appended one by one to a frontier (the audit's O(log n) tree)
+    hashes = _leaves(size)
+    frontier = merkle.Frontier()
+    completed: dict = {}
+    roots = []
+    for h in hashes:
+        for node, digest in frontier.append(h):
+            assert node not in completed  # each subtree completes once
+            completed[node] = digest
+        roots.append(frontier.root())
+    # Then the root after every prefix is the RFC 9162 Merkle tree hash of that prefix
+    assert roots == [_mth(hashes[: n + 1]) for n in range(size)]
+    assert frontier.root() == _mth(hashes)
+    # and the completed subtrees are exactly the stored ones, as many as subtree_count says
+    assert completed == merkle.subtree_hashes_of_leaves(hashes)
+    assert len(completed) == merkle.subtree_count(size)
