@@ -177,8 +177,10 @@ class FakePackageReport:
 def _fake_module(monkeypatch, result: FakePackageReport) -> list[dict[str, object]]:
     calls: list[dict[str, object]] = []
 
-    def verify_package(data: bytes, *, log_keys=(), witness_keys=()):
-        calls.append({"data": data, "log_keys": log_keys, "witness_keys": witness_keys})
+    def verify_package(data: bytes, *, log_keys=(), witness_keys=(), trust_roots=()):
+        calls.append(
+            {"data": data, "log_keys": log_keys, "witness_keys": witness_keys, "trust_roots": trust_roots}
+        )
         return result
 
     module = types.ModuleType(PACKAGE_MODULE)
@@ -197,6 +199,9 @@ def test_an_evidence_package_that_checks_out(client, db, monkeypatch, settings):
     (call,) = calls
     assert call["data"] == data and call["witness_keys"] == ("w.example+1234abcd+AAAA",)
     assert len(call["log_keys"]) == 1  # this server's log key
+    from econtract.pki.services import root_certificate
+
+    assert [c.dump() for c in call["trust_roots"]] == [root_certificate().dump()]  # ours, not the package's
     page = response.content.decode()
     sentence = "Every piece of evidence in this package checks out."
     assert verdict_of(response) == sentence
@@ -216,7 +221,7 @@ def test_an_evidence_package_names_the_failed_check(client, db, monkeypatch):
 
 
 def test_a_broken_evidence_package_reads_as_unreadable(client, db, monkeypatch):
-    def verify_package(data: bytes, *, log_keys=(), witness_keys=()):
+    def verify_package(data: bytes, *, log_keys=(), witness_keys=(), trust_roots=()):
         raise zipfile.BadZipFile("truncated")
 
     module = types.ModuleType(PACKAGE_MODULE)
@@ -226,3 +231,29 @@ def test_a_broken_evidence_package_reads_as_unreadable(client, db, monkeypatch):
     assert response.status_code == 400
     assert response.context["verdict"].level == "error"
     assert "This evidence package could not be read" in response.content.decode()
+
+
+@pytest.fixture
+def real_package(completed_envelope) -> bytes:
+    """A real evidence package, downloaded as a member of the sending organisation downloads it."""
+    envelope = completed_envelope.envelope
+    response = completed_envelope.sender_api.get(f"/api/v1/envelopes/{envelope.pk}/evidence-package")
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "application/zip"
+    return response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_evidence_package_checks_out_and_a_tampered_one_does_not(client, real_package):
+    # Given a real package of a completed envelope, uploaded to the verification page
+    response = post(client, real_package, name="evidence.zip")
+    # Then the page answers with the valid sentence and lists the checks
+    assert response.status_code == 200
+    assert verdict_of(response) == "Every piece of evidence in this package checks out."
+    assert response.context["package"].trust_source == "given"  # this platform's root, not the package's
+    # Given the same package with bytes appended
+    response = post(client, real_package + b"appended", name="evidence.zip")
+    # Then it does not check out, naming the container check
+    assert response.status_code == 200
+    assert response.context["verdict"].level == "changed"
+    assert "does not check out" in verdict_of(response) and "container" in verdict_of(response)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from econtract.client_address import client_address, limit_bucket
 from econtract.documents.errors import DocumentError
+from econtract.pki.services import ensure_platform_pki, root_certificate
 from econtract.ratelimit import hit
 from econtract.verification import plain_language
 from econtract.verification.errors import UnreadablePdf, VerificationRateLimited
@@ -87,8 +88,14 @@ def _verify_package(data: bytes, address: str | None, context: dict[str, Any]) -
                 "too many verifications from your address; wait a minute", retry_after=counted.retry_after
             )
     log_keys, witness_keys = _package_keys()
+    # Judged against this platform's root (as PDFs are, verification/platform.py), never the package's own.
+    ensure_platform_pki()
+    root = root_certificate()
+    trust_roots = (root,) if root is not None else ()
     try:
-        package = module.verify_package(data, log_keys=log_keys, witness_keys=witness_keys)
+        package = module.verify_package(
+            data, log_keys=log_keys, witness_keys=witness_keys, trust_roots=trust_roots
+        )
     except zipfile.BadZipFile:
         context["verdict"] = plain_language.package_unreadable_verdict()
         return 400

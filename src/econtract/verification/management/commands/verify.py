@@ -1,7 +1,9 @@
-"""``econtract verify FILE``: check a signed PDF offline and say so in the exit code.
+"""``econtract verify FILE``: check a signed PDF or an evidence package offline; the exit code says it.
 
-Exit codes: 0 every signature is valid; 1 the document is not valid (altered, untrusted, revoked,
-unsigned); 2 the input cannot be judged (missing or unreadable file, bad trust root, usage error).
+Exit codes: 0 every signature (every check of a package) is valid; 1 the document is not valid (altered,
+untrusted, revoked, unsigned; a package check failed); 2 the input cannot be judged (missing or
+unreadable file, bad trust root or key, usage error). A file starting with a zip header is an evidence
+package (verification/package_cli.py).
 """
 
 from __future__ import annotations
@@ -20,6 +22,12 @@ from django.db import connections
 from econtract.verification.errors import UnreadablePdf
 from econtract.verification.isolation import verify_pdf_isolated
 from econtract.verification.online import check_online
+from econtract.verification.package_cli import (
+    is_package,
+    platform_log_key,
+    read_key,
+    verify_package_file,
+)
 from econtract.verification.services import (
     DocumentTimestampReport,
     SignatureReport,
@@ -61,7 +69,7 @@ class Command(BaseCommand):
         return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file", help="the signed PDF")
+        parser.add_argument("file", help="the signed PDF, or an evidence package (.zip)")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
         parser.add_argument(
             "--trust-root",
@@ -73,7 +81,22 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-platform-root",
             action="store_true",
-            help="do not trust this installation's own root CA, only the --trust-root files",
+            help="do not trust this installation's own root CA (nor, for a package, its log key), only "
+            "the --trust-root files (and --log-key keys)",
+        )
+        parser.add_argument(
+            "--log-key",
+            action="append",
+            default=[],
+            metavar="VKEY",
+            help="evidence package: the log's verifier key (the text, or a file holding it); repeatable",
+        )
+        parser.add_argument(
+            "--witness-key",
+            action="append",
+            default=[],
+            metavar="VKEY",
+            help="evidence package: a witness whose cosignature is required (text or file); repeatable",
         )
         parser.add_argument(
             "--online",
@@ -96,6 +119,25 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             self._unusable(f"cannot read {path}: {exc.strerror or exc}", as_json)
+
+        if is_package(data):
+            log_keys = [read_key(value) for value in options["log_key"]]
+            if not log_keys and not options["no_platform_root"]:
+                own = platform_log_key(
+                    database_present=_database_present(), verbose=verbose, stderr=self.stderr
+                )
+                log_keys = [own] if own else []
+            with _quiet_libraries(enabled=not verbose):
+                verify_package_file(
+                    path,
+                    data,
+                    trust_roots=trust_roots,
+                    log_keys=log_keys,
+                    witness_keys=[read_key(value) for value in options["witness_key"]],
+                    as_json=as_json,
+                    write=self.stdout.write,
+                )
+            return
 
         # The file may be hostile (the other party's, an attacker's): parse it in a bounded child.
         with _quiet_libraries(enabled=not verbose):
