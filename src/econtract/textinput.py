@@ -204,6 +204,11 @@ USER_TEXT: dict[str, dict[str, TextKind]] = {
         "decision_reason": TextKind.LINE,
     },
     "seals.SealUsage": {"envelope_title": TextKind.LINE},
+    "documents.Document": {"title": TextKind.LINE, "header": TextKind.LINE, "footer": TextKind.LINE},
+    # HTML passes documents.sanitizing (nh3) before it is stored; this guard adds the control characters
+    "documents.DocumentVersion": {"html": TextKind.LINES},
+    "documents.Comment": {"quote": TextKind.LINES, "body": TextKind.LINES},
+    "documents.Template": {"title": TextKind.LINE, "description": TextKind.LINES, "html": TextKind.LINES},
 }
 
 

@@ -16,7 +16,9 @@ from econtract.api.errors import domain_error_response, error_response, with_ret
 from econtract.api.jsonedge import BoundedJsonParser, FiniteJSONRenderer, json_refused_response
 from econtract.api.openapi import document_edge_errors
 from econtract.api.pagination import InvalidCursor
-from econtract.documents.errors import UnsafePdf
+from econtract.documents.api import router as documents_router
+from econtract.documents.errors import AuthoringError, UnsafePdf
+from econtract.documents.models import Comment, Document, DocumentVersion, Template
 from econtract.evidence.errors import EvidenceError
 from econtract.identity.errors import AssuranceRequired, IdentityError
 from econtract.jsoninput import JsonRefused
@@ -58,6 +60,7 @@ for error_type in (
     NotificationError,
     SealsError,
     EvidenceError,
+    AuthoringError,
 ):
     api.add_exception_handler(error_type, domain_error_response)
 
@@ -87,6 +90,10 @@ def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 for missing in (
     Envelope.DoesNotExist,
+    Document.DoesNotExist,
+    DocumentVersion.DoesNotExist,
+    Comment.DoesNotExist,
+    Template.DoesNotExist,
     Party.DoesNotExist,
     Seal.DoesNotExist,
     SealGrant.DoesNotExist,
@@ -154,3 +161,4 @@ api.add_router("/v1/", signatures_router)
 api.add_router("/v1/", seals_router)
 api.add_router("/v1/", seal_use_router)
 api.add_router("/v1/", evidence_router)
+api.add_router("/v1/", documents_router)

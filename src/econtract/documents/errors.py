@@ -57,3 +57,47 @@ class FontUnavailable(DocumentError):
     """No font with Simplified Chinese glyphs could be found or prepared."""
 
     code = "font_unavailable"
+
+
+# --- documents written on the platform (documents.authoring, documents.templating) ----------------
+
+
+class AuthoringError(DocumentError):
+    code = "authoring_error"
+
+
+class InvalidDocument(AuthoringError):
+    """The HTML, a template's placeholders or a value filled into them cannot be accepted."""
+
+    code = "invalid_document"
+
+    def __init__(self, detail: str, *, code: str | None = None, offset: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code:
+            self.code = code
+        self.offset = offset
+
+
+class VersionConflict(AuthoringError):
+    """Saved over a newer version: nothing is stored; the client shows both and the person chooses."""
+
+    code = "version_conflict"
+
+    def __init__(self, *, base_version: int, current_version: int, current_html: str) -> None:
+        super().__init__(
+            f"version {base_version} is not the latest: version {current_version} was saved since"
+        )
+        self.base_version = base_version
+        self.current_version = current_version
+        self.current_html = current_html
+
+
+class DocumentNotEditable(AuthoringError):
+    """A final document is not changed any more (restore or reopen it as a draft first)."""
+
+    code = "document_not_editable"
+
+
+class DocumentNotFinal(AuthoringError):
+    code = "document_not_final"

@@ -26,7 +26,13 @@ from econtract.evidence.models import Event, EventSecret
 from econtract.evidence.services import RequestContext, record_event
 
 CHUNK = 500
-BLANK: dict[str, Any] = {"actor": None, "actor_label": "", "ip_address": None, "user_agent": "", "payload": {}}
+BLANK: dict[str, Any] = {
+    "actor": None,
+    "actor_label": "",
+    "ip_address": None,
+    "user_agent": "",
+    "payload": {},
+}
 
 
 @dataclass(frozen=True)

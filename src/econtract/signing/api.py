@@ -85,10 +85,24 @@ class PartyIn(BaseModel):
 
 
 class FieldIn(BaseModel):
-    kind: Literal["signature", "seal", "cross_page_seal"] = Field(
+    kind: Literal[
+        "signature", "seal", "cross_page_seal", "initials", "date_signed", "text", "number", "checkbox"
+    ] = Field(
         default="signature",
-        description="signature (person parties), seal or cross_page_seal (organisation parties); a "
-        "cross_page_seal gives only y and height: it is split in strips along every page's right edge",
+        description="signature and initials (person parties), seal or cross_page_seal (organisation "
+        "parties): her mark; a cross_page_seal gives only y and height: it is split in strips along every "
+        "page's right edge. date_signed, text, number, checkbox (any party): form fields she fills when "
+        "she signs (`values` of the sign request), locked by her signature",
+    )
+    name: SingleLineText = Field(
+        default="",
+        max_length=64,
+        description="date_signed, text, number, checkbox: the PDF field name (a letter, then letters, digits "
+        "or _), unique in the envelope; default <kind>_<party number>_<n>",
+    )
+    label: SingleLineText = Field(default="", max_length=200, description="what the signing page asks")
+    required: bool = Field(
+        default=True, description="text, number, checkbox: she must fill (tick) it to sign"
     )
     party: int = Field(ge=0)
     page: int | None = Field(default=None, ge=1, description="not for cross_page_seal")
@@ -152,6 +166,10 @@ class FieldOut(Schema):
     y: float
     width: float
     height: float
+    name: str = Field(description="the PDF field name of a field she fills; empty for marks")
+    label: str = ""
+    required: bool = True
+    value: str = Field("", description="what she filled (checkbox: Yes or Off), once she has signed")
 
 
 class EnvelopeOut(Schema):
@@ -209,6 +227,13 @@ class SignIn(Schema):
     seal_id: UUID | None = Field(
         default=None,
         description="An organisation party (required): a seal of that organisation she holds a live grant for",
+    )
+    values: dict[str, str | bool | int] = Field(
+        default_factory=dict,
+        max_length=200,
+        description="The fields she fills, by name (GET …/parties/{party_id}/fields): text as a string, "
+        "numbers as digits, checkboxes true/false; date_signed fields are filled for her. A required field "
+        "left empty answers 400 field_required",
     )
 
 
@@ -302,6 +327,21 @@ SPEC_DESCRIPTION = (
         }
     },
 )
+def _party_spec(p: PartyIn) -> services.PartySpec:
+    return services.PartySpec(
+        name=p.name,
+        email=p.email,
+        order=p.order,
+        phone=p.phone,
+        min_assurance=p.min_assurance or "",
+        willingness=tuple([p.willingness] if isinstance(p.willingness, str) else p.willingness),
+        kind=p.kind,
+        organization_uscc=p.organization_uscc,
+        automatic=p.automatic,
+        seal_id=p.seal_id,
+    )
+
+
 def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Form[str]) -> Status:
     """Upload a PDF with its parties and signature fields; the envelope starts as a draft."""
     try:
@@ -319,21 +359,7 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
         created_by=_user(request),
         title=parsed.title,
         pdf=data,
-        parties=[
-            services.PartySpec(
-                name=p.name,
-                email=p.email,
-                order=p.order,
-                phone=p.phone,
-                min_assurance=p.min_assurance or "",
-                willingness=tuple([p.willingness] if isinstance(p.willingness, str) else p.willingness),
-                kind=p.kind,
-                organization_uscc=p.organization_uscc,
-                automatic=p.automatic,
-                seal_id=p.seal_id,
-            )
-            for p in parsed.parties
-        ],
+        parties=[_party_spec(p) for p in parsed.parties],
         fields=[
             services.FieldSpec(
                 party=f.party,
@@ -344,6 +370,9 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
                 width=f.width if f.width is not None else 0.0,
                 height=f.height,
                 kind=f.kind,
+                name=f.name,
+                label=f.label,
+                required=f.required,
             )
             for f in parsed.fields
         ],
@@ -572,6 +601,23 @@ def request_otp(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict
     return {"sent_to": sent_to, "expires_at": challenge.expires_at, "webauthn": options}
 
 
+class FieldPage(Schema):
+    items: list[FieldOut]
+    next_cursor: str | None = None
+
+
+@router.get(
+    "/envelopes/{envelope_id}/parties/{party_id}/fields",
+    response=responses({200: FieldPage}, 401, 404, 422),
+)
+def party_fields(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict:
+    """A party's fields: her marks (signature, seal, initials) and the fields she fills when she signs,
+    with their names, labels, whether required, and (once signed) her values."""
+    envelope = _visible(request, envelope_id)
+    party = get_object_or_404(envelope.parties, pk=party_id)
+    return {"items": list(party.fields.order_by("position", "page")), "next_cursor": None}
+
+
 @router.post(
     "/envelopes/{envelope_id}/parties/{party_id}/sign",
     response=responses({200: EnvelopeOut}, 400, 401, 403, 404, 409, 422, 423, 429, 503),
@@ -589,6 +635,7 @@ def sign(request: HttpRequest, envelope_id: UUID, party_id: UUID, payload: SignI
         webauthn=payload.webauthn,
         signature_id=payload.signature_id,
         seal_id=payload.seal_id,
+        values=payload.values,
         context=RequestContext.from_request(request),
     )
     envelope.refresh_from_db()  # an automatic party after her may have signed on commit
@@ -630,3 +677,45 @@ def _mask_phone(phone: str) -> str:
 def _mask_email(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+class RolePartyIn(PartyIn):
+    role: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_]{0,63}$",
+        description="the template role whose fields are hers (`buyer` for {{ signature: buyer }})",
+    )
+
+
+class DocumentEnvelopeIn(BaseModel):
+    title: SingleLineText = Field(default="", max_length=300, description="default: the document's title")
+    deadline: datetime | None = None
+    amount: Decimal | None = None
+    currency: SingleLineText = Field(default="", max_length=3)
+    parties: list[RolePartyIn] = Field(min_length=1, max_length=services.MAX_PARTIES)
+
+
+@router.post(
+    "/documents/{document_id}/envelope",
+    response=responses({201: EnvelopeOut}, 400, 401, 403, 404, 409, 413, 422),
+)
+def envelope_from_document(request: HttpRequest, document_id: UUID, payload: DocumentEnvelopeIn) -> Status:
+    """A draft envelope of a final document: its latest version rendered to PDF, each field placeholder a
+    field of the party with that role, at the box where it was laid out. Send it as any envelope."""
+    from econtract.documents.authoring import visible_document
+    from econtract.signing.services.from_document import envelope_from_document as create
+
+    document = visible_document(_user(request), document_id)
+    roles = [p.role for p in payload.parties]
+    if len(set(roles)) != len(roles):
+        raise InvalidEnvelope("each role is given once")
+    envelope = create(
+        document,
+        _user(request),
+        parties={p.role: _party_spec(p) for p in payload.parties},
+        title=payload.title,
+        deadline=payload.deadline,
+        amount=payload.amount,
+        currency=payload.currency,
+        context=RequestContext.from_request(request),
+    )
+    return Status(201, envelope_out(envelope))

@@ -56,3 +56,23 @@ class InvalidSigningRequest(SigningError):
     named for a person (400)."""
 
     code = "invalid_signing_request"
+
+
+class FieldRequired(SigningError):
+    """A field she must fill (or a box she must tick) was left empty: nothing is signed (400)."""
+
+    code = "field_required"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidFieldValue(SigningError):
+    """A value that does not fit its field, or a field that is not hers (400)."""
+
+    code = "invalid_field_value"
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field

@@ -83,6 +83,7 @@ class DocumentRevision(models.Model):
 
     class Reason(models.TextChoices):
         ORIGINAL = "original", "original"
+        FORM_FIELDS = "form_fields", "form fields"  # the empty fields signers fill, added when sent
         SIGNATURE = "signature", "signature"
         DOCUMENT_TIMESTAMP = "document_timestamp", "document timestamp"
 
@@ -193,6 +194,11 @@ class SignatureField(models.Model):
         SIGNATURE = "signature", _("signature")
         SEAL = "seal", _("seal")
         CROSS_PAGE_SEAL = "cross_page_seal", _("cross-page seal")
+        INITIALS = "initials", _("initials")  # another widget of her signature: her mark, smaller
+        DATE_SIGNED = "date_signed", _("date signed")  # filled with the date when she signs
+        TEXT = "text", _("text")
+        NUMBER = "number", _("number")
+        CHECKBOX = "checkbox", _("checkbox")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     envelope = models.ForeignKey(Envelope, on_delete=models.CASCADE, related_name="fields")
@@ -204,12 +210,24 @@ class SignatureField(models.Model):
     width = models.FloatField()
     height = models.FloatField()
     position = models.PositiveSmallIntegerField(default=0)
+    # Kinds the signer fills (FILLED_KINDS) are PDF form fields of their own, created when the envelope
+    # is sent: ``name`` is the PDF field name; the value she gave is kept beside the PDF's.
+    name = models.CharField(max_length=64, blank=True)
+    label = models.CharField(max_length=200, blank=True)
+    required = models.BooleanField(default=True)
+    value = models.CharField(max_length=500, blank=True)
+    filled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["position", "page"]
 
     def __str__(self) -> str:
         return f"field p{self.page} ({self.x:.0f},{self.y:.0f}) for {self.party_id}"
+
+
+# Kinds shown by her signature (widgets of her one signature field) and kinds that are form fields.
+MARK_KINDS = frozenset({"signature", "seal", "cross_page_seal", "initials"})
+FILLED_KINDS = frozenset({"date_signed", "text", "number", "checkbox"})
 
 
 class SigningLink(models.Model):

@@ -33,7 +33,7 @@ from pyhanko.stamp import BaseStampStyle, NoOpStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from econtract.signing import appearance, marks
+from econtract.signing import appearance, formfields, marks
 from econtract.signing.marks import Mark
 
 T = TypeVar("T")
@@ -258,6 +258,7 @@ async def _sign_async(
     signer_name: str,
     appearance_text: dict[str, str],
     form_values: Mapping[str, str],
+    checkboxes: Mapping[str, bool],
     timestamper: TimeStamper,
     validation_context: ValidationContext,
     bytes_reserved: int | None,
@@ -266,7 +267,9 @@ async def _sign_async(
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
     font_path = appearance.font_for(signer_name, *appearance_text.values(), *form_values.values())
     _fill_form_fields(writer, form_values, font_path)
-    lock = signer_lock(field_name, list(form_values))
+    for name, checked in checkboxes.items():
+        formfields.check_box(writer, name, checked)
+    lock = signer_lock(field_name, [*form_values, *checkboxes])
     widgets = _Widgets.split(placements)
     if not placements:
         mark = None  # an invisible signature shows nothing
@@ -355,11 +358,13 @@ def sign_revision(
     validation_context: ValidationContext,
     form_values: Mapping[str, str] | None = None,
     mark: Mark | None = None,
+    checkboxes: Mapping[str, bool] | None = None,
 ) -> bytes:
     """Append one PAdES B-T signature revision with validation data (B-LT) and return the new PDF.
 
-    The signature locks (FieldMDP) its own field and every field of ``form_values``: names of empty
-    text fields already in the document (created before the first signature) that she fills now.
+    The signature locks (FieldMDP) its own field and every field of ``form_values`` and ``checkboxes``:
+    names of empty text fields and checkboxes already in the document (created when the envelope was
+    sent, signing.formfields) that she fills now.
 
     All ``placements`` are widgets of her one signature field (decisions.md #4/#5), each with an
     appearance of its own. With a ``mark`` a signature or seal box shows the mark with name, time and
@@ -382,6 +387,7 @@ def sign_revision(
         signer_name=signer_name,
         appearance_text=text,
         form_values=dict(form_values or {}),
+        checkboxes=dict(checkboxes or {}),
         timestamper=timestamper,
         validation_context=validation_context,
         mark=mark,

@@ -239,6 +239,9 @@ PLATFORM_TEXT = {
     "seals.SealGrant": {"grantee"},
     "seals.ApprovalRequest": {"document_sha256", "currency", "status"},
     "seals.SealUsage": {"document_sha256", "certificate_serial"},
+    "documents.Document": {"language"},
+    "documents.DocumentVersion": {"sha256"},
+    "documents.Template": {"slug", "language"},
     "signing.SigningLink": {"token_hash"},
     "signing.PartyAccess": {"secret_hash"},
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from econtract.pki.issuance import issue_signing_certificate, revoke_certificate
 from econtract.pki.models import CertificateProfile
 from econtract.signing.errors import NotThisParty, PartyAccessRequired
 from econtract.signing.models import Envelope, Party, PartyAccess
-from econtract.signing.services import willingness
+from econtract.signing.services import filling, willingness
 from econtract.signing.services.ceremony import commit_signature
 from econtract.signing.services.envelopes import sha256_hex
 from econtract.signing.services.routing import _check_open, _check_turn, record_decline
@@ -310,7 +311,12 @@ def _subject(party: Party) -> tuple[str, str, str, str]:
 
 
 def sign_with_event_certificate(
-    access: PartyAccess, *, otp: str = "", sms_otp: str = "", context: RequestContext
+    access: PartyAccess,
+    *,
+    otp: str = "",
+    sms_otp: str = "",
+    context: RequestContext,
+    values: Mapping[str, Any] | None = None,
 ) -> Envelope:
     """Level, willingness, then a fresh P-256 key and a one-time certificate for exactly this signature."""
     party = Party.objects.select_related("envelope__organization", "identity_verification").get(
@@ -318,6 +324,7 @@ def sign_with_event_certificate(
     )
     envelope = _require_allowed(party, context)
     _require_complete(access)
+    filling.check_values(party, values or {})
     level = party_level(party)
     willingness.require_level(envelope, party, level, context)
     proof = willingness.check_willingness(envelope, party, None, otp=otp, sms_otp=sms_otp, context=context)
@@ -364,6 +371,7 @@ def sign_with_event_certificate(
             },
             user=None,
             context=context,
+            values=values,
         )
     except BaseException:
         # never used: nobody may ever sign with it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -26,8 +27,15 @@ from econtract.seals.signatures import signature_for_signing
 from econtract.signing import pades
 from econtract.signing.errors import InvalidSigningRequest
 from econtract.signing.marks import Mark
-from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
-from econtract.signing.services import willingness
+from econtract.signing.models import (
+    FILLED_KINDS,
+    MARK_KINDS,
+    DocumentRevision,
+    Envelope,
+    Party,
+    SignatureField,
+)
+from econtract.signing.services import filling, willingness
 from econtract.signing.services.envelopes import (
     _authorize_party,
     _bind_party_user,
@@ -150,9 +158,11 @@ def sign(
     webauthn: dict[str, Any] | None = None,
     signature_id: UUID | None = None,
     seal_id: UUID | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Envelope:
     """The party signs: her level, the willingness check, then PIN to unwrap her key, then one
-    incremental PAdES revision showing her signature (``signature_id``, else her default one).
+    incremental PAdES revision showing her signature (``signature_id``, else her default one) and the
+    ``values`` of the fields she fills (signing.services.filling), locked by her signature.
 
     An organisation party signs with ``seal_id`` instead (signing.services.seal_use).
     Failed codes and PINs are recorded and counted outside the signing transaction so they stay counted.
@@ -173,12 +183,14 @@ def sign(
             totp=totp,
             webauthn=webauthn,
             context=context,
+            values=values,
         )
     if seal_id is not None:
         raise InvalidSigningRequest("a person signs with her signature; seal_id is for organisation parties")
     _authorize_party(party, user)
     _check_open(envelope, context)
     _check_turn(party)
+    filling.check_values(party, values or {})  # before any code or PIN is spent
     level = assurance.level_of(user)
     willingness.require_level(envelope, party, level, context)
     # chosen before any code is checked: an unknown signature_id costs her nothing
@@ -216,6 +228,7 @@ def sign(
         user=user,
         context=context,
         mark=png_mark(png),
+        values=values,
     )
 
 
@@ -232,6 +245,7 @@ def commit_signature(
     context: RequestContext,
     mark: Mark | None = None,
     seal: SealStep | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Envelope:
     """One incremental PAdES revision by ``party``, stored, recorded and routed in one transaction.
 
@@ -258,9 +272,12 @@ def commit_signature(
         placements = [
             pades.Placement(page=f.page, x=f.x, y=f.y, width=f.width, height=f.height, kind=f.kind)
             for f in party_fields
+            if f.kind in MARK_KINDS
         ]
         chain = platform_chain()
         now = timezone.localtime()
+        to_fill = [f for f in party_fields if f.kind in FILLED_KINDS]
+        filled = filling.resolve(to_fill, values or {}, signed_at=now)
         field_name = f"Signature_{party.order}_{party.id.hex[:8]}"
         signed_pdf = pades.sign_revision(
             current.read_bytes(),
@@ -274,8 +291,15 @@ def commit_signature(
             timestamper=get_timestamper(),
             validation_context=signing_validation_context_for([certificate]),
             mark=mark,
+            form_values=filled.text,
+            checkboxes=filled.checkboxes,
         )
         del private_key
+        stored_values = filled.stored
+        for row in to_fill:
+            if row.name in stored_values:
+                row.value, row.filled_at = stored_values[row.name], now
+                row.save(update_fields=["value", "filled_at"])
         revision = _store_revision(envelope, signed_pdf, DocumentRevision.Reason.SIGNATURE, party=party)
         envelope.save(update_fields=["current_version"])
         party.status = Party.Status.SIGNED
@@ -308,6 +332,7 @@ def commit_signature(
                 "field": field_name,
                 "certificate_serial": str(certificate.serial_number),
                 "previous_sha256": current.sha256,
+                **({"fields": stored_values} if stored_values else {}),
                 **evidence,
             },
         )

@@ -31,7 +31,7 @@ from econtract.signing.errors import (
     InvalidEnvelope,
     NotThisParty,
 )
-from econtract.signing.models import DocumentRevision, Envelope, Party, SignatureField
+from econtract.signing.models import FILLED_KINDS, DocumentRevision, Envelope, Party, SignatureField
 from econtract.signing.services.seal_facts import check_automatic_parties
 from econtract.signing.services.willingness import SMS_OTP, clean_min_assurance, clean_willingness
 from econtract.textinput import TextKind, UnsafeText, clean_text
@@ -78,6 +78,11 @@ class FieldSpec:
     width: float
     height: float
     kind: str = SignatureField.Kind.SIGNATURE
+    # the kinds she fills (text, number, checkbox, date_signed): the PDF field name (default
+    # <kind>_<party number>_<n>), what the signing page asks, and whether she must fill it
+    name: str = ""
+    label: str = ""
+    required: bool = True
 
 
 def sha256_hex(data: bytes) -> str:
@@ -164,7 +169,8 @@ def _validate_box(envelope: Envelope, spec: FieldSpec, number: int) -> None:
     if not 1 <= spec.page <= envelope.page_count:
         raise InvalidEnvelope(f"field {number}: page {spec.page} is outside 1..{envelope.page_count}")
     width, height = _page_size(envelope, spec.page)
-    if spec.width < MIN_BOX_WIDTH or spec.height < MIN_BOX_HEIGHT:
+    checkbox = spec.kind == SignatureField.Kind.CHECKBOX  # its own bounds: _validate_filled
+    if not checkbox and (spec.width < MIN_BOX_WIDTH or spec.height < MIN_BOX_HEIGHT):
         raise InvalidEnvelope(
             f"field {number}: a signature box must be at least {MIN_BOX_WIDTH} x {MIN_BOX_HEIGHT} points"
         )
@@ -188,22 +194,50 @@ def _validate_cross_page(envelope: Envelope, spec: FieldSpec, number: int) -> No
             )
 
 
+FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+RESERVED_FIELD_PREFIXES = ("Signature_", "Seal_", "Timestamp", "EvidenceService")
+
+
+def _validate_kind(spec: FieldSpec, number: int, party: PartySpec) -> None:
+    if spec.kind not in SignatureField.Kind.values:
+        raise InvalidEnvelope(f"field {number}: kind must be one of {', '.join(SignatureField.Kind.values)}")
+    organization = party.kind == Party.Kind.ORGANIZATION
+    if spec.kind in FILLED_KINDS:
+        if party.automatic and spec.kind != SignatureField.Kind.DATE_SIGNED:
+            raise InvalidEnvelope(f"field {number}: an automatic seal fills no {spec.kind} field")
+        return
+    if organization and spec.kind in (SignatureField.Kind.SIGNATURE, SignatureField.Kind.INITIALS):
+        raise InvalidEnvelope(
+            f"field {number}: an organisation party signs with its seal: use kind seal or cross_page_seal"
+        )
+    if not organization and spec.kind not in (SignatureField.Kind.SIGNATURE, SignatureField.Kind.INITIALS):
+        raise InvalidEnvelope(f"field {number}: only an organisation party has {spec.kind} fields")
+
+
+def _validate_filled(spec: FieldSpec, number: int, names: set[str]) -> None:
+    if not FIELD_NAME.fullmatch(spec.name) or spec.name.startswith(RESERVED_FIELD_PREFIXES):
+        raise InvalidEnvelope(
+            f"field {number}: name must be a letter then letters, digits or _ (at most 64), "
+            "not starting with Signature_, Seal_ or Timestamp"
+        )
+    if spec.name in names:
+        raise InvalidEnvelope(f"field {number}: the name {spec.name} is used twice")
+    names.add(spec.name)
+    if spec.kind == SignatureField.Kind.CHECKBOX and not (8 <= spec.width <= 40 and 8 <= spec.height <= 40):
+        raise InvalidEnvelope(f"field {number}: a checkbox is 8 to 40 points wide and high")
+
+
 def _validate_fields(envelope: Envelope, fields: Sequence[FieldSpec], parties: Sequence[PartySpec]) -> None:
     if len(fields) > MAX_FIELDS:
         raise InvalidEnvelope(f"at most {MAX_FIELDS} signature fields")
     cross_page_parties: set[int] = set()
+    names: set[str] = set()
     for number, spec in enumerate(fields, start=1):
         if not 0 <= spec.party < len(parties):
             raise InvalidEnvelope(f"field {number}: party index {spec.party} does not exist")
-        if spec.kind not in SignatureField.Kind.values:
-            raise InvalidEnvelope(f"field {number}: kind must be signature, seal or cross_page_seal")
-        organization = parties[spec.party].kind == Party.Kind.ORGANIZATION
-        if organization and spec.kind == SignatureField.Kind.SIGNATURE:
-            raise InvalidEnvelope(
-                f"field {number}: an organisation party signs with its seal: use kind seal or cross_page_seal"
-            )
-        if not organization and spec.kind != SignatureField.Kind.SIGNATURE:
-            raise InvalidEnvelope(f"field {number}: only an organisation party has {spec.kind} fields")
+        _validate_kind(spec, number, parties[spec.party])
+        if spec.kind in FILLED_KINDS:
+            _validate_filled(spec, number, names)
         if spec.kind == SignatureField.Kind.CROSS_PAGE_SEAL:
             # One strip per page, each a slice of one seal: a second set would split nothing.
             if spec.party in cross_page_parties:
@@ -212,6 +246,19 @@ def _validate_fields(envelope: Envelope, fields: Sequence[FieldSpec], parties: S
             _validate_cross_page(envelope, spec, number)
         else:
             _validate_box(envelope, spec, number)
+
+
+def named_fields(fields: Sequence[FieldSpec]) -> list[FieldSpec]:
+    """The specs with a default name for each filled field that has none (<kind>_<party number>_<n>)."""
+    counts: dict[tuple[str, int], int] = {}
+    named = []
+    for spec in fields:
+        if spec.kind in FILLED_KINDS and not spec.name:
+            key = (spec.kind, spec.party)
+            counts[key] = counts.get(key, 0) + 1
+            spec = replace(spec, name=f"{spec.kind}_{spec.party + 1}_{counts[key]}")
+        named.append(spec)
+    return named
 
 
 def _field_rows(envelope: Envelope, spec: FieldSpec) -> list[FieldSpec]:
@@ -330,6 +377,7 @@ def create_envelope(
             page_sizes=[list(box) for box in inspection.page_boxes],
             page_rotations=list(inspection.page_rotations),
         )
+        fields = named_fields(fields)
         _validate_fields(envelope, fields, parties)
         envelope.save()
         _store_revision(envelope, pdf, DocumentRevision.Reason.ORIGINAL)
@@ -393,6 +441,9 @@ def _create_fields(envelope: Envelope, parties: Sequence[Party], fields: Sequenc
             width=row.width,
             height=row.height,
             position=position,
+            name=row.name if row.kind in FILLED_KINDS else "",
+            label=user_text(row.label, "field label", max_length=200) if row.kind in FILLED_KINDS else "",
+            required=row.required if row.kind in FILLED_KINDS else True,
         )
         for position, spec in enumerate(fields)
         for row in _field_rows(envelope, spec)
@@ -410,6 +461,7 @@ def replace_recipients(
     """Set a draft's parties and fields in one step (the web editor saves this way)."""
     permissions.require(user, envelope, permissions.Action.EDIT)
     parties = _clean_parties(parties)
+    fields = named_fields(fields)
     _validate_fields(envelope, fields, parties)
     with transaction.atomic():
         envelope = _locked(envelope.pk)

@@ -20,7 +20,7 @@ from econtract.notifications.services import About, StoredAttachment, latest_del
 from econtract.pki.services import signing_validation_context_for
 from econtract.pki.tsa import get_timestamper
 from econtract.ratelimit import seconds_until
-from econtract.signing import pades
+from econtract.signing import formfields, pades
 from econtract.signing.errors import (
     AlreadySigned,
     EnvelopeClosed,
@@ -31,7 +31,7 @@ from econtract.signing.errors import (
     NotYourTurn,
     ReminderTooSoon,
 )
-from econtract.signing.models import DocumentRevision, Envelope, Party, SigningLink
+from econtract.signing.models import FILLED_KINDS, DocumentRevision, Envelope, Party, SigningLink
 from econtract.signing.services.envelopes import (
     DASHBOARD_LINK_LIFETIME,
     LINK_LIFETIME,
@@ -133,6 +133,21 @@ def _automatic_signing_of(envelope_pk: Any, party_pk: Any) -> Callable[[], None]
     return run
 
 
+def _add_form_fields(envelope: Envelope) -> None:
+    """The empty fields signers fill, as one revision before any signature (signing.formfields)."""
+    rows = list(envelope.fields.filter(kind__in=FILLED_KINDS).order_by("position", "page"))
+    if not rows:
+        return
+    specs = [
+        formfields.FormFieldSpec(
+            name=f.name, kind=f.kind, page=f.page, x=f.x, y=f.y, width=f.width, height=f.height
+        )
+        for f in rows
+    ]
+    pdf = formfields.add_form_fields(envelope.current_document().read_bytes(), specs)
+    _store_revision(envelope, pdf, DocumentRevision.Reason.FORM_FIELDS)
+
+
 def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> Envelope:
     permissions.require(user, envelope, permissions.Action.SEND)
     with transaction.atomic():
@@ -144,9 +159,10 @@ def send_envelope(envelope: Envelope, user: User, context: RequestContext) -> En
         if envelope.deadline and envelope.deadline <= timezone.now():
             raise InvalidEnvelope("the deadline has already passed")
         check_automatic_parties(envelope)
+        _add_form_fields(envelope)
         envelope.status = Envelope.Status.SENT
         envelope.sent_at = timezone.now()
-        envelope.save(update_fields=["status", "sent_at"])
+        envelope.save(update_fields=["status", "sent_at", "current_version"])
         record_event(
             "sent",
             envelope,

@@ -11,6 +11,7 @@ certificate and picture, and record the use beside the ``signed`` event.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -38,7 +39,7 @@ from econtract.signing.errors import (
 )
 from econtract.signing.marks import Mark
 from econtract.signing.models import Envelope, Party
-from econtract.signing.services import willingness
+from econtract.signing.services import filling, willingness
 from econtract.signing.services.ceremony import (
     SealMaterial,
     _verification_method,
@@ -149,11 +150,13 @@ def sign_with_seal(
     sms_otp: str = "",
     totp: str = "",
     webauthn: dict[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
 ) -> Envelope:
-    """The party's named member applies the organisation's seal ``seal_id``."""
+    """The party's named member applies the organisation's seal ``seal_id`` (and fills its fields)."""
     _authorize_party(party, user)
     _check_open(envelope, context)
     _check_turn(party)
+    filling.check_values(party, values or {})
     if seal_id is None:
         raise InvalidSigningRequest("an organisation party signs with one of its seals: seal_id is required")
     level = assurance.level_of(user)
@@ -194,6 +197,7 @@ def sign_with_seal(
         user=user,
         context=context,
         seal=SealUse(seal=seal, user=user, context=context),
+        values=values,
     )
 
 
