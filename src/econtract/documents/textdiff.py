@@ -1,8 +1,9 @@
-"""A readable diff between two versions of an editor document: word-level for Latin, character-level for CJK.
+"""A readable diff between two versions of an editor document: by word for Latin, by character for CJK.
 
-:func:`diff_html` reads both versions' text with :mod:`html.parser` (never rendering their markup),
-cuts it into blocks (paragraphs, headings, list items, table rows, quotes), aligns the blocks, then
-diffs the tokens of each aligned pair:
+:func:`diff_html` sanitises both versions (:func:`~econtract.documents.sanitizing.clean_html`, so
+the diff shows what readers are shown), reads their text with :mod:`html.parser` (never rendering
+their markup), cuts it into blocks (paragraphs, headings, list items, table rows, quotes), aligns
+the blocks, then diffs the tokens of each aligned pair:
 
 - A token is a word (letters, digits, ``'``, ``’``, ``-``), a run of whitespace, one punctuation
   character, or one CJK character (ideographs incl. extension A and beyond, CJK and full-width
@@ -16,9 +17,10 @@ diffs the tokens of each aligned pair:
   ``h1``–``h4``, ``ul``/``li``, ``blockquote``, ``ins``, ``del``); nothing of either version's markup
   or attributes is carried over, so the diff page is safe to show without sanitising.
 
-Bounded: :data:`MAX_HTML_BYTES` per version and :data:`MAX_TOKENS` tokens per version; a pair of
-blocks too large to diff token by token within :data:`MAX_PAIR_WORK` is shown as replaced (after
-trimming the tokens they share at both ends). Pure: no Django, no database.
+Bounded: :data:`MAX_HTML_BYTES` per version (and the sanitiser's own bounds), :data:`MAX_TOKENS`
+tokens per version; a pair of blocks too large to diff token by token within :data:`MAX_PAIR_WORK`
+is shown as replaced (after trimming the tokens they share at both ends), and large changed regions
+are paired by position or not at all. Pure: no Django, no database.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from difflib import SequenceMatcher
 from html import escape
 from html.parser import HTMLParser
 from typing import Final, Literal
+
+from econtract.documents.sanitizing import UnsafeHtml, clean_html
 
 MAX_HTML_BYTES: Final = 2 * 1024 * 1024
 MAX_TOKENS: Final = 200_000
@@ -169,7 +173,10 @@ def tokenize(text: str) -> list[str]:
 
 
 def extract_blocks(html: str) -> list[Block]:
-    """The text blocks of an editor document, in order; empty blocks are left out."""
+    """The text blocks of an editor document, in order; empty blocks are left out.
+
+    Expects sanitised HTML (:func:`diff_html` and :func:`block_texts` clean it first).
+    """
     reader = _BlockReader()
     reader.feed(html)
     reader.close()
@@ -178,7 +185,8 @@ def extract_blocks(html: str) -> list[Block]:
 
 
 def block_texts(html: str) -> list[str]:
-    return [block.text for block in extract_blocks(html)]
+    """The block texts of a document as :func:`diff_html` compares them (sanitised first)."""
+    return [block.text for block in extract_blocks(clean_html(html))]
 
 
 def diff_html(old_html: str, new_html: str) -> DiffResult:
@@ -194,7 +202,13 @@ def diff_html(old_html: str, new_html: str) -> DiffResult:
 def _bounded_blocks(html: str, which: str) -> list[Block]:
     if len(html) > MAX_HTML_BYTES or len(html.encode("utf-8", "surrogatepass")) > MAX_HTML_BYTES:
         raise DiffTooLarge(f"the {which} version is larger than {MAX_HTML_BYTES} bytes")
-    blocks = extract_blocks(html)
+    try:
+        # What the reader is shown, and well-formed: html.parser rescans unfinished tags and
+        # comments and would take quadratic time on raw input such as "<a" * 100_000.
+        cleaned = clean_html(html)
+    except UnsafeHtml as refused:
+        raise DiffTooLarge(f"the {which} version was refused ({refused.code})") from refused
+    blocks = extract_blocks(cleaned)
     if sum(len(block.tokens) for block in blocks) > MAX_TOKENS:
         raise DiffTooLarge(f"the {which} version has more than {MAX_TOKENS} tokens")
     return blocks

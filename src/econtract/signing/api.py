@@ -314,19 +314,6 @@ SPEC_DESCRIPTION = (
 )
 
 
-@router.post(
-    "/envelopes",
-    response=responses({201: EnvelopeOut}, 400, 401, 403, 413, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "content": {
-                "multipart/form-data": {
-                    "schema": {"properties": {"spec": json_part_schema(EnvelopeSpec, SPEC_DESCRIPTION)}},
-                }
-            }
-        }
-    },
-)
 def _party_spec(p: PartyIn) -> services.PartySpec:
     return services.PartySpec(
         name=p.name,
@@ -342,6 +329,19 @@ def _party_spec(p: PartyIn) -> services.PartySpec:
     )
 
 
+@router.post(
+    "/envelopes",
+    response=responses({201: EnvelopeOut}, 400, 401, 403, 413, 415, 422),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"properties": {"spec": json_part_schema(EnvelopeSpec, SPEC_DESCRIPTION)}},
+                }
+            }
+        }
+    },
+)
 def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Form[str]) -> Status:
     """Upload a PDF with its parties and signature fields; the envelope starts as a draft."""
     try:

@@ -128,6 +128,9 @@ MESSAGES = {
         "Too many evidence reports or packages were requested; please wait a minute."
     ),
     "evidence_unavailable": gettext_lazy("Evidence reports cannot be made on this server right now."),
+    # fields the signer fills
+    "field_required": gettext_lazy("Fill in every required field (and tick every required box) to sign."),
+    "invalid_field_value": gettext_lazy("A value does not fit its field."),
 }
 
 # Codes whose service message names the exact problem (which field, which party, which state).
@@ -143,6 +146,8 @@ WITH_DETAIL = frozenset(
         "invalid_image",
         "image_too_large",
         "invalid_verification_request",
+        "field_required",
+        "invalid_field_value",
     }
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from html import unescape
 from html.parser import HTMLParser
@@ -17,11 +18,13 @@ from econtract.documents.sanitizing import (
     ALLOWED_TAGS,
     HTML_TOO_DEEP,
     HTML_TOO_LARGE,
+    MAX_CHARACTER_REFERENCES,
     MAX_DEPTH,
     MAX_HTML_BYTES,
     UnsafeHtml,
     clean_html,
     filter_style,
+    nesting_depth,
 )
 
 XSS_VECTORS: list[str] = [
@@ -358,6 +361,42 @@ def test_unclosed_nesting_is_still_counted() -> None:
     assert refused.value.code == HTML_TOO_DEEP
 
 
+def test_tables_nesting_through_implied_rows_are_refused() -> None:
+    # Given 70 nested tables written "<table><td>" (the parser adds tbody and tr: 280 levels), when
+    # cleaned, then the output's depth is checked too and the input is refused.
+    with pytest.raises(UnsafeHtml) as refused:
+        clean_html("<table><td>" * 70 + "x")
+    assert refused.value.code == HTML_TOO_DEEP
+
+
+def test_too_many_character_references_are_refused() -> None:
+    # Given more ampersands than the limit (html5ever slows down with each), then it is refused.
+    with pytest.raises(UnsafeHtml) as refused:
+        clean_html("<p>" + "&amp;x" * (MAX_CHARACTER_REFERENCES + 1) + "</p>")
+    assert refused.value.code == HTML_TOO_LARGE
+    assert clean_html("<p>" + "&amp;x" * 100 + "</p>") == "<p>" + "&amp;x" * 100 + "</p>"
+
+
+@pytest.mark.parametrize("piece", ["<a", "</", "<!--", "<p a=", "<", "</b>", "<![CDATA["])
+def test_pathological_input_is_handled_in_bounded_time(piece: str) -> None:
+    # Given 2 MB of a piece that makes html.parser quadratic, when cleaned, then it ends in seconds.
+    started = time.monotonic()
+    try:
+        clean_html(piece * ((MAX_HTML_BYTES - 16) // len(piece)))
+    except UnsafeHtml:
+        pass
+    assert time.monotonic() - started < 10
+
+
+def test_nesting_depth_counts_open_elements() -> None:
+    # Given nested, sibling, void and unclosed elements, then the scan reports the depth an HTML
+    # parser would build (or more).
+    assert nesting_depth("<div><p>a</p><p>b<br><img src=x></p></div>") == 2
+    assert nesting_depth("<ul><li>a<li>b<li>c</ul>") == 2
+    assert nesting_depth("<b><i><u>x") == 3
+    assert nesting_depth("<!-- <div><div> -->x") == 0
+
+
 CONTRACT = (
     '<h1 style="text-align: center">买卖合同 Sales Contract</h1>'
     '<p class="text-align-justify">甲方（卖方）：上海示例有限公司 Seller: Shanghai Example Co., Ltd.</p>'
@@ -445,6 +484,10 @@ HTML_PIECES = st.sampled_from(
         ">",
         '"',
         "合同",
+        "&nbsp;",
+        "&",
+        "&amp",
+        "&#x3c;",
         "text",
         " ",
         "\n",

@@ -123,6 +123,18 @@ def test_a_table_cell_changed() -> None:
     ]
 
 
+def test_an_edit_in_a_full_contract_is_found_in_its_block() -> None:
+    # Given the bilingual contract of the sanitiser tests with its payment term changed, then that
+    # word is the only change, in the payment paragraph, and the field and image tokens are equal.
+    from econtract.documents.tests.test_sanitizing import CONTRACT
+
+    result = diff_html(CONTRACT, CONTRACT.replace("thirty days", "sixty days"))
+    assert [(c.kind, c.text) for c in result.changes] == [("delete", "thirty"), ("insert", "sixty")]
+    changed = result.blocks[result.changes[0].block]
+    assert block_texts(CONTRACT)[changed.old_index or 0].startswith("付款：买方应于三十日内付款。")
+    assert "[signature: buyer]" in result.html and "[image: 公章 seal]" in result.html
+
+
 def test_a_mixed_chinese_english_sentence() -> None:
     # Given a bilingual sentence with one Chinese and one English edit, then each is found at its level.
     old = "<p>买方 Buyer 应在 30 days 内支付全款。</p>"
@@ -241,6 +253,23 @@ def test_large_versions_diff_in_bounded_time() -> None:
     result = diff_html(old, new)
     assert time.monotonic() - started < 20
     assert result.old_texts() == block_texts(old) and result.new_texts() == block_texts(new)
+
+
+@pytest.mark.parametrize("piece", ["<a", "<!--", "</"])
+def test_pathological_markup_diffs_in_bounded_time(piece: str) -> None:
+    # Given a version of unfinished tags (quadratic for html.parser on raw input), then the diff,
+    # which parses the sanitised form, ends in seconds.
+    started = time.monotonic()
+    result = diff_html(piece * 400_000, "<p>a</p>")
+    assert time.monotonic() - started < 10
+    assert result.new_texts() == ["a"]
+
+
+def test_a_version_refused_by_the_sanitiser_is_too_large_to_diff() -> None:
+    # Given a version nested too deep, then the diff is refused with the diff's own code.
+    with pytest.raises(DiffTooLarge) as refused:
+        diff_html("<p>a</p>", "<div>" * 300)
+    assert refused.value.code == DIFF_TOO_LARGE and "html_too_deep" in str(refused.value)
 
 
 WORDS = st.sampled_from(

@@ -179,3 +179,68 @@ def test_sender_reminds_from_the_envelope_page(client, make_user, enterprise, ap
     response = client.post(remind)
     assert response.status_code == 302 and response["Location"] == detail
     assert len(outbox.messages(first.email)) == before + 1
+
+
+def test_the_signing_page_asks_for_her_fields_and_signs_with_them(client, draft, sender, signer, outbox):
+    # Given an envelope in which she fills an address and ticks a box
+    from econtract.evidence.services import RequestContext
+    from econtract.signing import services
+    from econtract.signing.models import SignatureField
+
+    services.replace_recipients(
+        draft,
+        parties=[services.PartySpec(name=signer.full_name, email=signer.email, order=1)],
+        fields=[
+            services.FieldSpec(party=0, page=1, x=60, y=80, width=180, height=60),
+            services.FieldSpec(
+                party=0,
+                page=1,
+                x=60,
+                y=200,
+                width=200,
+                height=20,
+                kind="text",
+                name="address",
+                label="地址 Address",
+            ),
+            services.FieldSpec(
+                party=0,
+                page=1,
+                x=60,
+                y=240,
+                width=14,
+                height=14,
+                kind="checkbox",
+                name="agree",
+                label="I agree",
+            ),
+        ],
+        user=sender,
+        context=RequestContext.system("test"),
+    )
+    services.send_envelope(draft, sender, RequestContext.system("test"))
+    token = outbox.last_link(signer.email).rsplit("/sign/", 1)[1]
+    custody.set_signing_pin(signer, PIN)
+    client.force_login(signer)
+    # When she opens the page, then it asks for both fields
+    page = client.get(reverse("web:sign", args=[token]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="field_address"' in page and 'name="field_agree"' in page and "地址 Address" in page
+    # When she signs without them, then she is told to fill them and nothing is signed
+    client.post(reverse("web:sign_code", args=[token]), **HTMX)
+    code = outbox.last_code(signer.email)
+    submit = reverse("web:sign_submit", args=[token])
+    response = client.post(
+        submit, {"code": code, "pin": PIN, "field_address": "福州"}, HTTP_ACCEPT_LANGUAGE="en", **HTMX
+    )
+    assert response.status_code == 200  # htmx swaps the ceremony panel, which says what went wrong
+    assert "Fill in every required field" in response.content.decode()
+    assert Envelope.objects.get(pk=draft.pk).status == Envelope.Status.SENT
+    assert 'value="福州"' in response.content.decode()  # what she typed is kept
+    # When she fills them, then she signs and the values are hers
+    response = client.post(
+        submit, {"code": code, "pin": PIN, "field_address": "福州市鼓楼区", "field_agree": "on"}, **HTMX
+    )
+    assert response.status_code in (200, 204), response.content
+    assert Envelope.objects.get(pk=draft.pk).status == Envelope.Status.COMPLETED
+    assert SignatureField.objects.get(envelope=draft, name="address").value == "福州市鼓楼区"
+    assert SignatureField.objects.get(envelope=draft, name="agree").value == "Yes"

@@ -27,7 +27,7 @@ from econtract.signing import services
 from econtract.signing.errors import LinkInvalid
 from econtract.signing.models import Envelope, Party
 from econtract.signing.services import willingness
-from econtract.web import editor
+from econtract.web import editor, fillable
 from econtract.web.errors import DOMAIN_ERRORS, error_message
 from econtract.web.forms import DeclineForm, PinSetupForm, SignForm
 from econtract.web.views import seal_signing, signing_accountless
@@ -99,6 +99,7 @@ def _ceremony(request: HttpRequest, token: str, party: Party, **extra: Any) -> d
         "stage": _stage(party.envelope, party, user),
         "pin_form": PinSetupForm(),
         "sign_form": SignForm(),
+        "fill_fields": fillable.fields_to_fill(party, extra.pop("posted", None)),
         "decline_form": DeclineForm(),
         "willingness": willingness.party_willingness(party),
         "party_required_level": str(willingness.effective_level(party)),
@@ -274,7 +275,16 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
     form = SignForm(request.POST)
     chosen = seal_signing.chosen_id(request.POST.get("seal_id") or request.POST.get("signature_id"))
     if not form.is_valid():
-        return _answer(request, token, party, status=400, sign_form=form, code_sent=True, chosen=chosen)
+        return _answer(
+            request,
+            token,
+            party,
+            status=400,
+            sign_form=form,
+            code_sent=True,
+            chosen=chosen,
+            posted=request.POST,
+        )
     by_seal = party.kind == Party.Kind.ORGANIZATION
     try:
         envelope = services.sign(
@@ -289,6 +299,7 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
             context=request_context(request),
             seal_id=chosen if by_seal else None,
             signature_id=None if by_seal else chosen,
+            values=fillable.values_from(party, request.POST),
         )
     except SEAL_ERRORS as exc:
         approval = chosen if getattr(exc, "code", "") == "approval_required" else None
@@ -301,6 +312,7 @@ def sign_submit(request: HttpRequest, token: str) -> HttpResponse:
             code_sent=True,
             chosen=chosen,
             approval_seal=approval,
+            posted=request.POST,
         )
     if envelope.status == Envelope.Status.COMPLETED:
         messages.success(request, _("You signed. All parties have signed: the contract is complete."))
