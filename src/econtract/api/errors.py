@@ -139,6 +139,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "render_too_large": 413,
     "render_too_many_pages": 413,
     "version_conflict": 409,
+    "docx_too_large": 413,
+    "docx_bomb": 413,
+    "docx_unreadable": 400,
+    "unsupported_file": 415,
     "document_not_editable": 409,
     "document_not_final": 409,
     # evidence

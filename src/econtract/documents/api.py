@@ -7,7 +7,8 @@ from typing import Any, Literal, cast
 from uuid import UUID
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from econtract.accounts.models import User
 from econtract.accounts.services import primary_organization
@@ -22,6 +23,7 @@ from econtract.textinput import MultiLineText, SingleLineText
 router = Router(tags=["documents"])
 
 MAX_HTML = 2_000_000
+MAX_IMPORT = 20 * 1024 * 1024
 Kind = Literal["contract", "agreement", "announcement", "other"]
 
 
@@ -213,6 +215,51 @@ def create_document(request: HttpRequest, body: DocumentIn) -> Status:
         context=RequestContext.from_request(request),
     )
     return Status(201, {"id": document.pk, "version": document.current_version})
+
+
+class ImportedOut(Schema):
+    id: UUID
+    version: int
+    messages: list[str] = Field(description="what the import could not keep (e.g. an image type)")
+
+
+@router.post("/documents/import", response=responses({201: ImportedOut}, 400, 401, 403, 413, 422))
+def import_document(request: HttpRequest, file: File[UploadedFile], title: Form[str] = "") -> Status:
+    """A new draft from a DOCX (headings, lists, tables, emphasis, PNG/JPEG images kept) or an HTML file;
+    both are sanitised like anything saved."""
+    if file.size is not None and file.size > MAX_IMPORT:
+        return error_response("docx_too_large", f"at most {MAX_IMPORT} bytes", 413)
+    data = file.read(MAX_IMPORT + 1)
+    if len(data) > MAX_IMPORT:
+        return error_response("docx_too_large", f"at most {MAX_IMPORT} bytes", 413)
+    document, messages = authoring.import_file(
+        _user(request),
+        _acting_organization(request),
+        filename=file.name or "",
+        data=data,
+        title=title[:300],
+        context=RequestContext.from_request(request),
+    )
+    return Status(201, {"id": document.pk, "version": document.current_version, "messages": messages})
+
+
+@router.get(
+    "/documents/{document_id}/docx",
+    response=responses({}, 400, 401, 404, 422),
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The latest version as DOCX",
+                "content": {authoring.DOCX_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def document_docx(request: HttpRequest, document_id: UUID) -> HttpResponse:
+    document = _document(request, document_id)
+    response = HttpResponse(authoring.export_docx(document, _user(request)), content_type=authoring.DOCX_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="{document.pk}-v{document.current_version}.docx"'
+    return response
 
 
 @router.get("/documents/{document_id}", response=responses({200: DocumentOut}, 401, 404, 422))

@@ -366,3 +366,50 @@ def render_version(document: Document, user: User | None, number: int | None = N
         )
     except RenderError as exc:
         raise InvalidDocument(str(exc), code=getattr(exc, "code", "render_failed")) from exc
+
+
+# --- import and export -----------------------------------------------------------------------------
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def import_file(
+    user: User, organization: Organization, *, filename: str, data: bytes, title: str, context: RequestContext
+) -> tuple[Document, list[str]]:
+    """A new draft from a DOCX (mammoth) or an HTML file; the messages say what could not be kept."""
+    from econtract.documents.docx_io import DocxError, import_docx, import_html
+
+    messages: list[str] = []
+    if data.startswith(b"PK\x03\x04"):
+        try:
+            imported = import_docx(data)
+        except DocxError as exc:
+            raise InvalidDocument(exc.detail, code=exc.code) from exc
+        html, messages = imported.html, imported.messages
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InvalidDocument(
+                "the file is neither a DOCX nor UTF-8 HTML", code="unsupported_file"
+            ) from exc
+        html = import_html(clean_text(text, TextKind.LINES, field="html"))
+    stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    document = create_document(
+        user,
+        organization,
+        title=title or stem or "Imported",
+        kind=DocumentKind.CONTRACT,
+        html=html,
+        context=context,
+    )
+    return document, messages
+
+
+def export_docx(document: Document, user: User) -> bytes:
+    """The latest version as DOCX (python-docx); the same version gives the same bytes."""
+    from econtract.documents.docx_io import export_docx as write
+
+    require_right(user, document, Collaborator.Right.VIEW)
+    version = document.latest()
+    return write(version.html, title=document.title, timestamp=version.created_at)

@@ -161,3 +161,39 @@ def test_a_template_lists_its_variables_and_fields_and_fills_a_new_document(auth
         "/api/v1/templates", {"title": "x", "html": "<p>{{ buyer. }}</p>"}, content_type="application/json"
     )
     assert response.status_code == 400 and response.json()["error"] == "template_syntax"
+
+
+def test_a_docx_is_imported_as_a_draft_and_exported_back(author_api):
+    import io
+
+    import docx
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    # Given a Word document with a heading, a list and a table
+    source = docx.Document()
+    source.add_heading("保密协议 NDA", level=1)
+    source.add_paragraph("第一条 保密信息", style="List Number")
+    table = source.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "甲方", "乙方"
+    buffer = io.BytesIO()
+    source.save(buffer)
+    # When it is imported
+    response = author_api.post(
+        "/api/v1/documents/import", {"file": SimpleUploadedFile("nda.docx", buffer.getvalue())}
+    )
+    # Then a draft exists with its heading, list and table
+    assert response.status_code == 201, response.content
+    document = author_api.get(f"/api/v1/documents/{response.json()['id']}").json()
+    assert document["title"] == "nda" and "<h1>保密协议 NDA</h1>" in document["html"]
+    assert "<ol><li>第一条 保密信息</li></ol>" in document["html"] and "<td><p>甲方</p></td>" in document["html"]
+    # and exported back as DOCX, Word reads the same heading and table
+    exported = author_api.get(f"/api/v1/documents/{document['id']}/docx")
+    assert exported.status_code == 200
+    again = docx.Document(io.BytesIO(exported.content))
+    assert any(p.text == "保密协议 NDA" and p.style.name == "Heading 1" for p in again.paragraphs)
+    assert again.tables[0].rows[0].cells[0].text == "甲方"
+    # and something that is neither DOCX nor UTF-8 HTML is refused
+    response = author_api.post(
+        "/api/v1/documents/import", {"file": SimpleUploadedFile("x.bin", b"\xff\xfe\x00garbage")}
+    )
+    assert response.status_code == 415 and response.json()["error"] == "unsupported_file"
