@@ -41,7 +41,9 @@ class TextKind(StrEnum):
 
 
 BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-_ALWAYS_REFUSED = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029" + BIDI_CONTROLS + "\ud800-\udfff"
+# U+FFFE and U+FFFF are not characters (XML 1.0 refuses them: a DOCX, an XMP packet, an SVG would break)
+NONCHARACTERS = "\ufffe\uffff"
+_ALWAYS_REFUSED = "\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029" + BIDI_CONTROLS + "\ud800-\udfff" + NONCHARACTERS
 _REFUSED = {
     TextKind.LINE: re.compile(f"[\t\n{_ALWAYS_REFUSED}]"),
     TextKind.LINES: re.compile(f"[{_ALWAYS_REFUSED}]"),
@@ -71,6 +73,8 @@ def _describe(char: str, kind: TextKind) -> str:
         return f"contains a bidirectional override ({point}), which makes text display differently"
     if "\ud800" <= char <= "\udfff":
         return f"contains an unpaired surrogate ({point})"
+    if char in NONCHARACTERS:
+        return f"contains a noncharacter ({point})"
     return f"contains a control character ({point})"
 
 
@@ -190,6 +194,8 @@ USER_TEXT: dict[str, dict[str, TextKind]] = {
         "phone": TextKind.LINE,
         "decline_reason": TextKind.LINES,
     },
+    # a field a signer fills: its PDF name and label from the sender, her value (signing.services.filling)
+    "signing.SignatureField": {"name": TextKind.LINE, "label": TextKind.LINE, "value": TextKind.LINE},
     "seals.PersonalSignature": {"typed_text": TextKind.LINE},
     "seals.Seal": {
         "name": TextKind.LINE,

@@ -150,7 +150,7 @@ class VariableOut(Schema):
     attributes: list[str] = []
 
 
-class FieldOut(Schema):
+class TemplateFieldOut(Schema):
     kind: str
     party: str
     name: str
@@ -163,7 +163,7 @@ class TemplateOut(Schema):
     language: str
     builtin: bool
     variables: list[VariableOut]
-    fields: list[FieldOut]
+    fields: list[TemplateFieldOut]
 
 
 def _exact_numbers(value: Any) -> Any:
@@ -223,7 +223,7 @@ class ImportedOut(Schema):
     messages: list[str] = Field(description="what the import could not keep (e.g. an image type)")
 
 
-@router.post("/documents/import", response=responses({201: ImportedOut}, 400, 401, 403, 413, 422))
+@router.post("/documents/import", response=responses({201: ImportedOut}, 400, 401, 403, 413, 415, 422))
 def import_document(request: HttpRequest, file: File[UploadedFile], title: Form[str] = "") -> Status:
     """A new draft from a DOCX (headings, lists, tables, emphasis, PNG/JPEG images kept) or an HTML file;
     both are sanitised like anything saved."""

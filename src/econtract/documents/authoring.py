@@ -412,4 +412,7 @@ def export_docx(document: Document, user: User) -> bytes:
 
     require_right(user, document, Collaborator.Right.VIEW)
     version = document.latest()
-    return write(version.html, title=document.title, timestamp=version.created_at)
+    try:
+        return write(version.html, title=document.title, timestamp=version.created_at)
+    except ValueError as exc:  # UnsafeHtml, or text Word's XML cannot hold (stored before today's checks)
+        raise InvalidDocument(f"this version cannot be written as DOCX: {exc}", code="export_failed") from exc

@@ -48,6 +48,8 @@ REFUSED_LINES = {
     "\u202e": "bidirectional override (U+202E)",
     "\u2066": "bidirectional override (U+2066)",
     "\ud800": "unpaired surrogate (U+D800)",
+    "\ufffe": "noncharacter (U+FFFE)",
+    "\uffff": "noncharacter (U+FFFF)",
 }
 
 

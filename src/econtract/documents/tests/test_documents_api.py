@@ -185,7 +185,9 @@ def test_a_docx_is_imported_as_a_draft_and_exported_back(author_api):
     assert response.status_code == 201, response.content
     document = author_api.get(f"/api/v1/documents/{response.json()['id']}").json()
     assert document["title"] == "nda" and "<h1>保密协议 NDA</h1>" in document["html"]
-    assert "<ol><li>第一条 保密信息</li></ol>" in document["html"] and "<td><p>甲方</p></td>" in document["html"]
+    assert (
+        "<ol><li>第一条 保密信息</li></ol>" in document["html"] and "<td><p>甲方</p></td>" in document["html"]
+    )
     # and exported back as DOCX, Word reads the same heading and table
     exported = author_api.get(f"/api/v1/documents/{document['id']}/docx")
     assert exported.status_code == 200
