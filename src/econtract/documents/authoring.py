@@ -349,6 +349,7 @@ def diff_versions(document: Document, user: User, old: int, new: int) -> Any:
 
 def render_version(document: Document, user: User | None, number: int | None = None) -> Any:
     """The version as PDF (documents.rendering): same version, same bytes."""
+    from econtract.documents.placeholders import PlaceholderError, render_fields
     from econtract.documents.rendering import PageSetup, RenderError, render_pdf
 
     if user is not None:
@@ -361,9 +362,11 @@ def render_version(document: Document, user: User | None, number: int | None = N
         language="en" if document.language == "en" else "zh-hans",
     )
     try:
-        return render_pdf(
-            clean_document_html(version.html), title=document.title, setup=setup, created=version.created_at
-        )
+        body = render_fields(clean_document_html(version.html))
+    except PlaceholderError as exc:
+        raise InvalidDocument(str(exc), code=exc.code, offset=getattr(exc, "offset", None)) from exc
+    try:
+        return render_pdf(body, title=document.title, setup=setup, created=version.created_at)
     except RenderError as exc:
         raise InvalidDocument(str(exc), code=getattr(exc, "code", "render_failed")) from exc
 

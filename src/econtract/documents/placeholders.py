@@ -41,6 +41,7 @@ must never be parsed as a template again.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -197,8 +198,21 @@ def field_span(kind: str, name: str, party: str, n: int) -> str:
     )
 
 
-def fill(html_text: str, values: Mapping[str, Any]) -> str:
+_BRACES = re.compile(r"\{\{|\}\}")
+
+
+def _literal_braces(text: str) -> str:
+    """Braces in a value, written so the filled document reads them as text, not as a placeholder."""
+    return _BRACES.sub(lambda m: '{{ "' + m.group(0) + '" }}', text)
+
+
+def fill(html_text: str, values: Mapping[str, Any], *, keep_fields: bool = False) -> str:
     """The template with its variables replaced by ``values`` (escaped) and its fields by spans.
+
+    With ``keep_fields`` the result is a *document*: variables filled, every field placeholder and
+    literal brace left as written, and braces inside values written as literal braces, so the document
+    can be edited in any editor (which would drop field spans) and :func:`render_fields` turns its
+    fields into spans when it is rendered.
 
     ``values`` maps a variable's name to: text → str; number → int, Decimal or a decimal str;
     date → a ``datetime.date`` or ``YYYY-MM-DD``; money → Decimal, int or str, at most two decimals,
@@ -214,7 +228,9 @@ def fill(html_text: str, values: Mapping[str, Any]) -> str:
     position = 0
     for placeholder in reading.placeholders:
         pieces.append(html_text[position : placeholder.start])
-        if placeholder.what == "literal":
+        if keep_fields and placeholder.what in ("literal", "field"):
+            pieces.append(html_text[placeholder.start : placeholder.end])
+        elif placeholder.what == "literal":
             pieces.append(placeholder.detail)
         elif placeholder.what == "field":
             found = reading.field_of[placeholder.start]
@@ -223,11 +239,21 @@ def fill(html_text: str, values: Mapping[str, Any]) -> str:
         else:
             key = (placeholder.name, placeholder.detail)
             if key not in rendered:
-                rendered[key] = html.escape(_render(placeholder, values), quote=True)
+                text = html.escape(_render(placeholder, values), quote=True)
+                rendered[key] = _literal_braces(text) if keep_fields else text
             pieces.append(rendered[key])
         position = placeholder.end
     pieces.append(html_text[position:])
     return "".join(pieces)
+
+
+def render_fields(html_text: str) -> str:
+    """A document's field placeholders as the spans the renderer lays out, its literal braces as braces.
+
+    A variable still in the document is an error naming it (``template_value``): a document is
+    rendered only once every variable was filled.
+    """
+    return fill(html_text, {})
 
 
 # --- reading a template ----------------------------------------------------------------------------

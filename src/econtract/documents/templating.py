@@ -87,11 +87,12 @@ def document_from_template(
     context: RequestContext,
     title: str = "",
 ) -> Document:
-    """A new draft: the template's variables filled (escaped), its fields left as field spans."""
+    """A new draft: the template's variables filled (escaped), its signer fields left as placeholders
+    (`{{ signature: buyer }}`), which rendering lays out as fields."""
     from econtract.documents.placeholders import PlaceholderError, fill
 
     try:
-        html = fill(template.html, values)
+        html = fill(template.html, values, keep_fields=True)  # fields stay placeholders: editable anywhere
     except PlaceholderError as exc:
         raise InvalidDocument(str(exc), code=exc.code) from exc
     return create_document(

@@ -23,6 +23,7 @@ from econtract.documents.placeholders import (
     field_span,
     fill,
     parse,
+    render_fields,
     variables_form_spec,
 )
 from econtract.textinput import TextKind, UnsafeText, clean_text
@@ -586,3 +587,31 @@ def test_any_text_is_either_a_template_or_a_placeholder_error(html: str) -> None
     values: dict[str, Any] = {v.name: {a: "x" for a in v.attributes} or "x" for v in parsed.variables}
     assume(all(v.type in ("text", "party") for v in parsed.variables))
     fill(html, values)
+
+
+def test_a_filled_document_keeps_its_fields_as_placeholders_until_it_is_rendered():
+    # Given a template with a party variable, two placements of a signature, a text field and a literal
+    template = (
+        "<p>买方：{{ buyer.name }} 签字：{{ signature: buyer }} {{ signature: buyer }} "
+        '地址 {{ text: buyer_address }} {{ "{{" }}</p>'
+    )
+    # When it is filled as a document with a value that contains braces and markup
+    document = fill(template, {"buyer": {"name": "x{{ signature: evil }}y <b>"}}, keep_fields=True)
+    # Then the fields and the literal are still placeholder text, and the value's braces are literal braces
+    assert (
+        "{{ signature: buyer }} {{ signature: buyer }}" in document
+        and "{{ text: buyer_address }}" in document
+    )
+    assert 'x{{ "{{" }} signature: evil {{ "}}" }}y &lt;b&gt;' in document
+    assert "ec-field" not in document
+    # When it is rendered, the fields become spans (placements counted), the value's braces stay text
+    rendered = render_fields(document)
+    assert (
+        rendered.count('data-field="signature_buyer"') == 2 and 'id="ec-field-signature_buyer-2"' in rendered
+    )
+    assert 'data-field="buyer_address"' in rendered and "signature: evil" in rendered
+    assert 'data-field="signature_evil"' not in rendered  # a value never becomes a field
+    # and a document with a variable left unfilled cannot be rendered
+    with pytest.raises(PlaceholderError) as unfilled:
+        render_fields("<p>{{ buyer.name }} {{ signature: buyer }}</p>")
+    assert unfilled.value.code == "template_value" and unfilled.value.variable == "buyer"
