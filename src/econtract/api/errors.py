@@ -139,6 +139,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "render_too_large": 413,
     "render_too_many_pages": 413,
     "version_conflict": 409,
+    "anchor_mismatch": 400,
     "docx_too_large": 413,
     "docx_bomb": 413,
     "docx_unreadable": 400,

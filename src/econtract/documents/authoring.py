@@ -262,6 +262,29 @@ def unshare(document: Document, user: User, *, collaborator_user_id: Any, contex
             )
 
 
+def plain_text(html: str) -> str:
+    """A version's text as comments count it: the characters of its text nodes, in order, nothing added."""
+    import lxml.html
+
+    if not html.strip():
+        return ""
+    return str(lxml.html.fragment_fromstring(html, create_parent="div").text_content())
+
+
+def anchor_in(text: str, quote: str, start: int | None, end: int | None) -> tuple[int, int]:
+    """Where ``quote`` is in the version's text: at the given offsets (checked), else its first occurrence."""
+    if start is not None and end is not None:
+        if text[start:end] != quote:
+            raise InvalidDocument(
+                "the quoted passage is not at start..end of that version", code="anchor_mismatch"
+            )
+        return start, end
+    found = text.find(quote)
+    if found < 0:
+        raise InvalidDocument("the quoted passage is not in that version", code="anchor_mismatch")
+    return found, found + len(quote)
+
+
 def add_comment(
     document: Document,
     user: User,
@@ -280,10 +303,13 @@ def add_comment(
         raise InvalidDocument("a comment needs some text")
     quoted = clean_text(quote, TextKind.LINES, field="quote", max_length=500)
     number = version or document.current_version
-    if not document.versions.filter(number=number).exists():
+    anchored = document.versions.filter(number=number).first()
+    if anchored is None:
         raise InvalidDocument(f"the document has no version {number}")
     if (start is None) != (end is None) or (start is not None and end is not None and not 0 <= start <= end):
         raise InvalidDocument("start and end mark a passage: both or neither, start ≤ end")
+    if parent_id is None and quoted:
+        start, end = anchor_in(plain_text(anchored.html), quoted, start, end)
     parent = None
     if parent_id is not None:
         parent = Comment.objects.filter(pk=parent_id, document=document, parent__isnull=True).first()

@@ -103,8 +103,14 @@ def test_rights_view_comment_edit_and_strangers(document, author, make_user):
         authoring.save_version(document, viewer, html="<p>x</p>", base_version=1, context=CONTEXT)
     # and the commenter comments (with a reply) and resolves, but cannot save or share
     comment = authoring.add_comment(
-        document, commenter, body="三十日太短", quote="三十日", start=9, end=12, context=CONTEXT
+        document, commenter, body="三十日太短", quote="三十日", start=23, end=26, context=CONTEXT
     )
+    # (the offsets count the version's text: a quote that is not there is refused; a quote alone is found)
+    with pytest.raises(InvalidDocument) as misplaced:
+        authoring.add_comment(document, commenter, body="?", quote="三十日", start=9, end=12, context=CONTEXT)
+    assert misplaced.value.code == "anchor_mismatch"
+    found = authoring.add_comment(document, commenter, body="!", quote="thirty days", context=CONTEXT)
+    assert (found.start, found.end) == (52, 63)
     reply = authoring.add_comment(document, author, body="改为六十日", parent_id=comment.pk, context=CONTEXT)
     assert reply.parent == comment and reply.version == comment.version
     resolved = authoring.resolve_comment(document, commenter, comment.pk, CONTEXT)
