@@ -70,12 +70,12 @@ class BankAccountIn(Schema):
     bank: SingleLineText = Field(min_length=1, max_length=200)
 
 
-class VerificationIn(Schema):
+class OrganizationVerificationIn(Schema):
     method: Literal["bank_transfer", "operator_review", "authorization_letter"]
     bank_account: BankAccountIn | None = None
 
 
-class VerificationOut(Schema):
+class OrganizationVerificationOut(Schema):
     id: str
     method: str
     status: str
@@ -92,7 +92,7 @@ class VerificationOut(Schema):
     organization_status: str
 
 
-class ConfirmIn(Schema):
+class OrganizationConfirmIn(Schema):
     amount: str = Field(min_length=1, max_length=16)
     code: str = Field(min_length=1, max_length=16)
 
@@ -240,9 +240,9 @@ def get_organization(request: HttpRequest, org_id: UUID) -> dict[str, Any]:
 
 @router.post(
     "/organizations/{org_id}/verifications",
-    response=responses({201: VerificationOut}, 400, 401, 403, 404, 409, 422, 503),
+    response=responses({201: OrganizationVerificationOut}, 400, 401, 403, 404, 409, 422, 503),
 )
-def start_verification(request: HttpRequest, org_id: UUID, payload: VerificationIn) -> Status:
+def start_verification(request: HttpRequest, org_id: UUID, payload: OrganizationVerificationIn) -> Status:
     """Enterprise 4-element check, then a bank transfer to ``bank_account``, or an authorisation letter
     sent to the legal representative to sign (201; ``status`` is ``rejected`` when the check did not
     match). ``operator_review`` uploads to ``…/verifications/licence``."""
@@ -261,7 +261,7 @@ def start_verification(request: HttpRequest, org_id: UUID, payload: Verification
 
 @router.post(
     "/organizations/{org_id}/verifications/licence",
-    response=responses({201: VerificationOut}, 400, 401, 403, 404, 409, 413, 422, 503),
+    response=responses({201: OrganizationVerificationOut}, 400, 401, 403, 404, 409, 413, 422, 503),
 )
 def upload_licence(request: HttpRequest, org_id: UUID, licence: File[UploadedFile]) -> Status:
     """Operator review: the business licence image (JPEG or PNG), sealed at rest, reviewed by an operator."""
@@ -280,7 +280,7 @@ def upload_licence(request: HttpRequest, org_id: UUID, licence: File[UploadedFil
 
 @router.get(
     "/organizations/{org_id}/verifications/{verification_id}",
-    response=responses({200: VerificationOut}, 401, 404),
+    response=responses({200: OrganizationVerificationOut}, 401, 404),
 )
 def get_verification(request: HttpRequest, org_id: UUID, verification_id: UUID) -> dict[str, Any]:
     org = organizations.organization_for_member(request.user, org_id)
@@ -290,10 +290,10 @@ def get_verification(request: HttpRequest, org_id: UUID, verification_id: UUID) 
 
 @router.post(
     "/organizations/{org_id}/verifications/{verification_id}/confirm",
-    response=responses({200: VerificationOut}, 400, 401, 403, 404, 409, 422),
+    response=responses({200: OrganizationVerificationOut}, 400, 401, 403, 404, 409, 422),
 )
 def confirm_verification(
-    request: HttpRequest, org_id: UUID, verification_id: UUID, payload: ConfirmIn
+    request: HttpRequest, org_id: UUID, verification_id: UUID, payload: OrganizationConfirmIn
 ) -> dict[str, Any]:
     """The amount and code of the transfer, read from the account's statement; 5 attempts."""
     org = organizations.organization_for_member(request.user, org_id)

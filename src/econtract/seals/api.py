@@ -29,17 +29,17 @@ from econtract.seals.api_schemas import (
     ApprovalFilter,
     ApprovalOut,
     ApprovalPage,
+    ApprovalRejectIn,
     ApproveIn,
     GrantIn,
     GrantOut,
     GrantPage,
-    RejectIn,
     RevokeGrantQuery,
-    RevokeIn,
     SealCreated,
     SealIn,
     SealOut,
     SealPage,
+    SealRevokeIn,
     SealUploadIn,
     StatusChangeIn,
     UsageFilter,
@@ -298,7 +298,7 @@ def resume_seal(request: HttpRequest, seal_id: UUID, payload: StatusChangeIn | N
 
 
 @router.post("/seals/{seal_id}/revoke", response=responses({200: SealOut}, 400, 401, 403, 404, 409, 422))
-def revoke_seal(request: HttpRequest, seal_id: UUID, payload: RevokeIn | None = None) -> dict[str, Any]:
+def revoke_seal(request: HttpRequest, seal_id: UUID, payload: SealRevokeIn | None = None) -> dict[str, Any]:
     """For good: its certificate is revoked at once, and every grant. Signatures made before stay valid."""
     compromised = payload.key_compromise if payload is not None else False
     return _change(request, seal_id, services.revoke, payload, key_compromise=compromised)
@@ -434,7 +434,7 @@ def approve(request: HttpRequest, approval_id: UUID, payload: ApproveIn | None =
     "/approval-requests/{approval_id}/reject",
     response=responses({200: ApprovalOut}, 400, 401, 403, 404, 409, 422),
 )
-def reject(request: HttpRequest, approval_id: UUID, payload: RejectIn) -> dict[str, Any]:
+def reject(request: HttpRequest, approval_id: UUID, payload: ApprovalRejectIn) -> dict[str, Any]:
     """A seal manager refuses, saying why (the requester reads the reason)."""
     return _decide(request, approval_id, approve=False, reason=payload.reason)
 

@@ -62,7 +62,7 @@ class StatusChangeIn(Schema):
     reason: SingleLineText = Field("", max_length=500)
 
 
-class RevokeIn(StatusChangeIn):
+class SealRevokeIn(StatusChangeIn):
     key_compromise: bool = Field(
         False, description="the key may be known to others: the certificate is revoked as keyCompromise"
     )
@@ -152,7 +152,7 @@ class ApproveIn(Schema):
     reason: SingleLineText = Field("", max_length=500)
 
 
-class RejectIn(Schema):
+class ApprovalRejectIn(Schema):
     reason: SingleLineText = Field(min_length=1, max_length=500, description="told to the requester")
 
 
