@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer, django_auth
 
 from econtract.accounts.errors import InvalidApiKey
-from econtract.accounts.services import authenticate_api_key
+from econtract.accounts.services import authenticate_api_key, primary_organization
 
 
 class ApiKeyAuth(HttpBearer):
@@ -25,3 +25,9 @@ class ApiKeyAuth(HttpBearer):
 
 
 api_auth = [ApiKeyAuth(), django_auth]
+
+
+def acting_organization(request: HttpRequest) -> Any:
+    """An API key acts for the organisation it was issued in; a browser session for the user's primary one."""
+    api_key = getattr(request, "api_key", None)
+    return api_key.organization if api_key is not None else primary_organization(request.user)

@@ -11,7 +11,7 @@ from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from econtract.accounts.models import User
-from econtract.accounts.services import primary_organization
+from econtract.api.auth import acting_organization
 from econtract.api.errors import error_response
 from econtract.api.openapi import responses
 from econtract.documents import authoring, templating
@@ -29,11 +29,6 @@ Kind = Literal["contract", "agreement", "announcement", "other"]
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
-
-
-def _acting_organization(request: HttpRequest) -> Any:
-    api_key = getattr(request, "api_key", None)
-    return api_key.organization if api_key is not None else primary_organization(_user(request))
 
 
 def _document(request: HttpRequest, document_id: UUID) -> Document:
@@ -207,7 +202,7 @@ def create_document(request: HttpRequest, body: DocumentIn) -> Status:
     """A new draft written on the platform; its HTML is sanitised (nh3) before it is stored."""
     document = authoring.create_document(
         _user(request),
-        _acting_organization(request),
+        acting_organization(request),
         title=body.title,
         kind=body.kind,
         html=body.html,
@@ -234,7 +229,7 @@ def import_document(request: HttpRequest, file: File[UploadedFile], title: Form[
         return error_response("docx_too_large", f"at most {MAX_IMPORT} bytes", 413)
     document, messages = authoring.import_file(
         _user(request),
-        _acting_organization(request),
+        acting_organization(request),
         filename=file.name or "",
         data=data,
         title=title[:300],
@@ -463,7 +458,7 @@ def create_template(request: HttpRequest, body: TemplateIn) -> Status:
     the placeholders (`{{ buyer.name }}`, `{{ price | money_capital }}`, `{{ signature: buyer }}`)."""
     template = templating.create_template(
         _user(request),
-        _acting_organization(request),
+        acting_organization(request),
         title=body.title,
         html=body.html,
         kind=body.kind,
@@ -503,7 +498,7 @@ def document_from_template(request: HttpRequest, template_id: UUID, body: FillIn
     document = templating.document_from_template(
         template,
         _user(request),
-        _acting_organization(request),
+        acting_organization(request),
         values=_exact_numbers(body.values),
         title=body.title or "",
         context=RequestContext.from_request(request),

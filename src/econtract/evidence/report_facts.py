@@ -21,18 +21,10 @@ from econtract.evidence import notes
 from econtract.evidence.envelope_evidence import EnvelopeEvidence, LoggedEvent
 from econtract.identity.assurance import current_identity
 from econtract.identity.models import IdentityVerification
+from econtract.masking import mask_email, mask_phone
 from econtract.pki.services import root_certificate
 from econtract.signing.models import Party
 from econtract.verification.services import SignatureReport, verify_pdf
-
-
-def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
-
-
-def mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) > 7 else ("***" if phone else "")
 
 
 def _both(label: Any) -> tuple[str, str]:
@@ -165,7 +157,7 @@ def _party_facts(party: Party, signed: dict[str, Any] | None) -> PartyFacts:
         name=party.name,
         kind=party.kind,
         email=mask_email(party.email),
-        phone=mask_phone(party.phone),
+        phone=mask_phone(party.phone) if party.phone else "",
         status=party.status,
         signed_at=_utc(party.signed_at),
         assurance_level=str(payload.get("assurance_level") or ""),

@@ -17,7 +17,7 @@ from ninja.files import UploadedFile
 from pydantic import BaseModel, Field, FiniteFloat, ValidationError, model_validator
 
 from econtract.accounts.models import User
-from econtract.accounts.services import primary_organization
+from econtract.api.auth import acting_organization
 from econtract.api.openapi import json_part_schema, responses
 from econtract.api.pagination import InvalidCursor, PageQuery, decode_cursor, encode_cursor
 from econtract.evidence.issuance import IssuedEvidence, issue_package, issue_report
@@ -25,6 +25,7 @@ from econtract.evidence.log import integrate_pending
 from econtract.evidence.models import Event, Leaf
 from econtract.evidence.services import RequestContext
 from econtract.jsoninput import JsonRefused, JsonTooLarge, format_path, load_json
+from econtract.masking import mask_email, mask_phone
 from econtract.notifications.services import public_status
 from econtract.signing import services
 from econtract.signing.errors import InvalidEnvelope
@@ -296,12 +297,6 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-def _acting_organization(request: HttpRequest):  # type: ignore[no-untyped-def]
-    """An API key acts for the organisation it was issued in; a browser session for the user's primary one."""
-    api_key = getattr(request, "api_key", None)
-    return api_key.organization if api_key is not None else primary_organization(_user(request))
-
-
 def _visible(request: HttpRequest, envelope_id: UUID) -> Envelope:
     return get_object_or_404(Envelope.objects.visible_to(_user(request)), pk=envelope_id)
 
@@ -355,7 +350,7 @@ def create_envelope(request: HttpRequest, document: File[UploadedFile], spec: Fo
         raise InvalidEnvelope(f"spec is not valid: {problems}") from exc
     data = document.read(settings.ECONTRACT_MAX_UPLOAD_BYTES + 1)
     envelope = services.create_envelope(
-        organization=_acting_organization(request),
+        organization=acting_organization(request),
         created_by=_user(request),
         title=parsed.title,
         pdf=data,
@@ -594,9 +589,9 @@ def request_otp(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict
     if challenge is None:  # no code to send: an authenticator app or a passkey only
         return {"sent_to": "", "expires_at": timezone.now(), "webauthn": options}
     sent_to = (
-        _mask_email(challenge.destination)
+        mask_email(challenge.destination)
         if challenge.channel == "email"
-        else _mask_phone(challenge.destination)
+        else mask_phone(challenge.destination)
     )
     return {"sent_to": sent_to, "expires_at": challenge.expires_at, "webauthn": options}
 
@@ -668,15 +663,6 @@ def remind(request: HttpRequest, envelope_id: UUID, party_id: UUID) -> dict:
     envelope = _visible(request, envelope_id)
     party = services.remind(envelope, party_id, _user(request), RequestContext.from_request(request))
     return parties_out(envelope, [party])[0]
-
-
-def _mask_phone(phone: str) -> str:
-    return f"{phone[:3]}****{phone[-4:]}" if len(phone) > 7 else "***"
-
-
-def _mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
 
 
 class RolePartyIn(PartyIn):
