@@ -9,13 +9,15 @@ user space, which signing.services expects: ``to_user_fields`` converts, ``edito
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
 from econtract.jsoninput import JsonRefused, load_json
 from econtract.signing.geometry import displayed_size, to_display, to_user_space
-from econtract.signing.models import Envelope, Party, SignatureField
+from econtract.signing.models import FILLED_KINDS, Envelope, Party, SignatureField
 from econtract.signing.services import MAX_FIELDS, MAX_PARTIES, FieldSpec, PartySpec
+from econtract.signing.services.envelopes import FIELD_NAME, kinds_for_party
 from econtract.textinput import UnsafeText, clean_line
 
 MAX_PAYLOAD_CHARS = 200_000
@@ -64,18 +66,41 @@ def to_user_fields(envelope: Envelope, fields: list[FieldSpec]) -> list[FieldSpe
             *_user_size(envelope, spec.page),
             _rotation(envelope, spec.page),
         )
-        converted.append(
-            FieldSpec(
-                party=spec.party,
-                page=spec.page,
-                x=round(x, 2),
-                y=round(y, 2),
-                width=round(w, 2),
-                height=round(h, 2),
-                kind=spec.kind,
-            )
-        )
+        # only the box turns: kind, name, label and required stay as drawn
+        converted.append(replace(spec, x=round(x, 2), y=round(y, 2), width=round(w, 2), height=round(h, 2)))
     return converted
+
+
+def field_kinds() -> dict[str, Any]:
+    """What the script offers for a box: the kinds per party (an automatic party is an organisation
+    signed unattended), which kinds are filled form fields, and the PDF field name's pattern."""
+    return {
+        "person": kinds_for_party(PartySpec(name="", email="")),
+        "organization": kinds_for_party(PartySpec(name="", email="", kind=Party.Kind.ORGANIZATION)),
+        "automatic": kinds_for_party(
+            PartySpec(name="", email="", kind=Party.Kind.ORGANIZATION, automatic=True)
+        ),
+        "filled": sorted(FILLED_KINDS),
+        "name_pattern": FIELD_NAME.pattern,
+    }
+
+
+def _field_state(spec: FieldSpec | SignatureField, party: int, box: tuple[float, ...]) -> dict[str, Any]:
+    """A box as the script reads it: ``box`` is (x, y, width, height) on the displayed page."""
+    x, y, w, h = box
+    filled = spec.kind in FILLED_KINDS
+    return {
+        "party": party,
+        "page": spec.page,
+        "x": x,
+        "y": y,
+        "width": w,
+        "height": h,
+        "kind": spec.kind,
+        "name": spec.name if filled else "",
+        "label": spec.label if filled else "",
+        "required": spec.required if filled else True,
+    }
 
 
 def _party_state(party: PartySpec | Party, cross_page: dict[str, float] | None) -> dict[str, Any]:
@@ -110,12 +135,13 @@ def editor_state(envelope: Envelope) -> dict[str, Any]:
         if f.kind == SignatureField.Kind.CROSS_PAGE_SEAL:
             cross_page.setdefault(index[f.party_id], {"y": f.y, "height": f.height})
             continue
-        x, y, w, h = _displayed_box(envelope, f.page, f.x, f.y, f.width, f.height)
-        fields.append({"party": index[f.party_id], "page": f.page, "x": x, "y": y, "width": w, "height": h})
+        box = _displayed_box(envelope, f.page, f.x, f.y, f.width, f.height)
+        fields.append(_field_state(f, index[f.party_id], box))
     return {
         "pages": page_dimensions(envelope),
         "parties": [_party_state(p, cross_page.get(position)) for position, p in enumerate(parties)],
         "fields": fields,
+        "kinds": field_kinds(),
     }
 
 
@@ -154,6 +180,23 @@ def _kind(value: Any, number: int) -> str:
     return str(value)
 
 
+def _box_kind(value: Any, number: int, sealed: bool) -> str:
+    """A box's kind as given (signing.services judges it for the party); none given: the party's mark."""
+    if value is None:
+        return SignatureField.Kind.SEAL if sealed else SignatureField.Kind.SIGNATURE
+    if not isinstance(value, str) or len(value) > 32:
+        raise EditorPayloadError(f"field {number} kind must be a kind's name")
+    if value == SignatureField.Kind.CROSS_PAGE_SEAL:
+        raise EditorPayloadError(f"field {number}: a cross-page seal is set on its party, not drawn")
+    return value
+
+
+def _required(value: Any, number: int) -> bool:
+    if not isinstance(value, bool):
+        raise EditorPayloadError(f"field {number} required must be true or false")
+    return value
+
+
 def _seal_id(value: Any, number: int) -> UUID | None:
     if value is None:
         return None
@@ -178,8 +221,10 @@ def _cross_page(value: Any, number: int) -> tuple[float, float] | None:
 def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
     """Parties and fields as signing.services takes them.
 
-    A box's kind follows its party (an organisation's box is a seal, a person's a signature); a
-    party's ``cross_page_seal`` ``{"y", "height"}`` becomes one cross_page_seal field after the boxes.
+    A box without a kind is its party's mark (an organisation's box is a seal, a person's a
+    signature); a box's ``name``, ``label`` and ``required`` are read as given, and signing.services
+    judges them with its kind. A party's ``cross_page_seal`` ``{"y", "height"}`` becomes one
+    cross_page_seal field after the boxes.
     """
     if not raw or len(raw) > MAX_PAYLOAD_CHARS:
         raise EditorPayloadError("the editor sent nothing, or too much")
@@ -250,7 +295,10 @@ def parse_payload(raw: str) -> tuple[list[PartySpec], list[FieldSpec]]:
                 y=round(_number(item.get("y"), f"field {number} y"), 2),
                 width=round(_number(item.get("width"), f"field {number} width"), 2),
                 height=round(_number(item.get("height"), f"field {number} height"), 2),
-                kind=SignatureField.Kind.SEAL if sealed else SignatureField.Kind.SIGNATURE,
+                kind=_box_kind(item.get("kind"), number, sealed),
+                name=_text(item.get("name", ""), f"field {number} name", 64),
+                label=_text(item.get("label", ""), f"field {number} label", 200),
+                required=_required(item.get("required", True), number),
             )
         )
     return parties, fields + cross_pages
@@ -271,10 +319,11 @@ def state_from_payload(envelope: Envelope, raw: str) -> dict[str, Any] | None:
         "pages": page_dimensions(envelope),
         "parties": [_party_state(p, cross_page.get(position)) for position, p in enumerate(parties)],
         "fields": [
-            {"party": f.party, "page": f.page, "x": f.x, "y": f.y, "width": f.width, "height": f.height}
+            _field_state(f, f.party, (f.x, f.y, f.width, f.height))
             for f in fields
             if f.kind != SignatureField.Kind.CROSS_PAGE_SEAL
         ],
+        "kinds": field_kinds(),
     }
 
 

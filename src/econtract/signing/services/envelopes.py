@@ -214,6 +214,21 @@ def _validate_kind(spec: FieldSpec, number: int, party: PartySpec) -> None:
         raise InvalidEnvelope(f"field {number}: only an organisation party has {spec.kind} fields")
 
 
+def kinds_for_party(party: PartySpec) -> list[str]:
+    """The kinds of box such a party may have, as drawn in an editor (a cross-page seal is a setting
+    of the party, not a box): the answer of ``_validate_kind`` itself, so the rules live in one place."""
+    allowed = []
+    for kind in SignatureField.Kind.values:
+        if kind == SignatureField.Kind.CROSS_PAGE_SEAL:
+            continue
+        try:
+            _validate_kind(FieldSpec(party=0, page=1, x=0, y=0, width=0, height=0, kind=kind), 1, party)
+        except InvalidEnvelope:
+            continue
+        allowed.append(kind)
+    return allowed
+
+
 def _validate_filled(spec: FieldSpec, number: int, names: set[str]) -> None:
     if not FIELD_NAME.fullmatch(spec.name) or spec.name.startswith(RESERVED_FIELD_PREFIXES):
         raise InvalidEnvelope(

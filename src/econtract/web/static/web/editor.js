@@ -1,4 +1,8 @@
-/* The field editor: parties as rows, signature boxes drawn on page images.
+/* The field editor: parties as rows, boxes drawn on page images.
+ *
+ * A box is its party's mark (a signature, a seal) or a field she fills when she signs (date
+ * signed, text, number, checkbox); which kinds a party may have comes from the server
+ * (state.kinds, asked of signing.services), so the rules live in one place.
  *
  * Boxes live in fractions of their page (origin top-left) while editing, so they follow the
  * image at any screen width. On save they become PDF points, origin at the page box's lower-left
@@ -16,14 +20,26 @@
   var notice = document.getElementById("editor-notice");
   var payload = document.getElementById("editor-payload");
   var sendForm = document.getElementById("send-form");
+  var panel = document.getElementById("box-panel");
+  var panelKind = panel.querySelector(".field-kind");
+  var panelName = panel.querySelector(".field-name");
+  var panelLabel = panel.querySelector(".field-label");
+  var panelRequired = panel.querySelector(".field-required");
+  var KINDS = state.kinds || { person: ["signature"], organization: ["seal"], automatic: ["seal"], filled: [] };
+  var kindNames = {};
+  Array.prototype.forEach.call(panelKind.options, function (option) { kindNames[option.value] = option.textContent; });
+  panelName.pattern = KINDS.name_pattern || "";
 
   var COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2", "#65a30d"];
   var MIN_W = 20, MIN_H = 10; // points: the smallest box the server accepts
   var DEFAULT_W = 160, DEFAULT_H = 50; // points: what a plain click places
   var CROSS_PAGE_H = 120; // points: a cross-page seal's default height (a 42 mm round seal is 119 pt)
+  // points: signing.services wants a checkbox 8 to 40 points wide and high
+  var CHECKBOX_MIN = 8, CHECKBOX_SIZE = 16;
 
   var parties = []; // {key, row}
-  var boxes = []; // {partyKey, page, el, fx, fy, fw, fh}
+  var boxes = []; // {partyKey, page, el, fx, fy, fw, fh, kind, name, label, required}
+  var selected = null; // the box the panel edits
   var activeKey = null;
   var nextKey = 1;
   var dirty = false;
@@ -56,6 +72,13 @@
     var party = parties[partyIndex(key)];
     return !!party && party.row.querySelector(".party-kind").value === "organization";
   }
+  function kindsOf(key) {
+    var party = parties[partyIndex(key)];
+    if (!isOrganization(key)) return KINDS.person;
+    return party && party.row.dataset.automaticSeal ? KINDS.automatic : KINDS.organization;
+  }
+  function markOf(key) { return kindsOf(key)[0]; } // the server lists the party's mark first
+  function isFilled(kind) { return KINDS.filled.indexOf(kind) >= 0; }
   function firstPage() { return pages["1"] || pages[Object.keys(pages)[0]]; }
   function showNotice(text) {
     notice.textContent = text;
@@ -218,24 +241,118 @@
     box.el.style.height = box.fh * 100 + "%";
   }
 
+  // A kind the party cannot have (its row switched between person and organisation) becomes its mark.
+  function fitKind(box) {
+    if (kindsOf(box.partyKey).indexOf(box.kind) < 0) setKind(box, markOf(box.partyKey));
+  }
+
   function paint(box) {
+    fitKind(box);
     var color = colorOf(box.partyKey);
     box.el.style.borderColor = color;
     box.el.style.color = color;
-    var sealed = isOrganization(box.partyKey);
-    box.el.style.borderStyle = sealed ? "dashed" : "solid";
+    var sealed = box.kind === "seal";
+    box.el.style.borderStyle = sealed ? "dashed" : isFilled(box.kind) ? "dotted" : "solid";
     box.el.classList.toggle("seal", sealed);
-    box.el.querySelector(".box-label").textContent =
-      nameOf(box.partyKey) + " · " + (sealed ? form.dataset.sealLabel : form.dataset.signatureLabel);
+    box.el.dataset.kind = box.kind;
+    var parts = [nameOf(box.partyKey), kindNames[box.kind] || box.kind];
+    if (isFilled(box.kind) && box.name) parts.push(box.name);
+    box.el.querySelector(".box-label").textContent = parts.join(" · ");
+    box.el.title = parts.join(" · ") + (isFilled(box.kind) && box.label ? " — " + box.label : "");
   }
 
-  function addBox(partyKey, pageNumber, fx, fy, fw, fh) {
+  // A checkbox is small and square; a box leaving the checkbox kind gets back a usual size.
+  function setKind(box, kind) {
+    var page = pages[box.page];
+    var wasCheckbox = box.kind === "checkbox";
+    box.kind = kind;
+    if (kind === "checkbox" && !wasCheckbox) {
+      box.fw = Math.min(CHECKBOX_SIZE / page.w, 1);
+      box.fh = Math.min(CHECKBOX_SIZE / page.h, 1);
+    } else if (wasCheckbox && kind !== "checkbox" && (box.fw * page.w < MIN_W || box.fh * page.h < MIN_H)) {
+      box.fw = Math.min(DEFAULT_W / page.w, 1 - box.fx);
+      box.fh = Math.min(DEFAULT_H / page.h, 1 - box.fy);
+    }
+    place(box);
+  }
+
+  /* --- the selected box's panel: its kind, and a filled field's name, label and required --------- */
+
+  function select(box) {
+    if (selected && selected !== box) selected.el.classList.remove("selected");
+    selected = box;
+    if (box) box.el.classList.add("selected");
+    showPanel();
+  }
+
+  function showPanel() {
+    var box = selected;
+    // Shown and hidden parts keep their room (app.css): the pages below must not move under a
+    // pointer that has just pressed on a box.
+    panel.classList.toggle("empty", !box);
+    // a hidden, disabled input is neither sent nor checked by the browser when the form is saved
+    [panelKind, panelName, panelLabel, panelRequired].forEach(function (input) { input.disabled = !box; });
+    if (!box) {
+      panelName.value = "";
+      return;
+    }
+    var allowed = kindsOf(box.partyKey);
+    Array.prototype.forEach.call(panelKind.options, function (option) {
+      option.hidden = option.disabled = allowed.indexOf(option.value) < 0;
+    });
+    panelKind.value = box.kind;
+    var filled = isFilled(box.kind);
+    panel.querySelector(".field-party").textContent = nameOf(box.partyKey);
+    panel.querySelector(".field-filled").classList.toggle("off", !filled);
+    panelName.disabled = panelLabel.disabled = !filled;
+    panelName.value = box.name;
+    panelLabel.value = box.label;
+    // the date is filled in for her: nothing to require
+    var requirable = filled && box.kind !== "date_signed";
+    panel.querySelector(".field-required-row").classList.toggle("off", !requirable);
+    panelRequired.disabled = !requirable;
+    panelRequired.checked = box.required;
+  }
+
+  panelKind.addEventListener("change", function () {
+    if (!selected) return;
+    setKind(selected, panelKind.value);
+    refresh();
+    showPanel();
+    markDirty();
+  });
+  panelName.addEventListener("input", function () {
+    if (!selected) return;
+    selected.name = panelName.value.trim();
+    paint(selected);
+    markDirty();
+  });
+  panelLabel.addEventListener("input", function () {
+    if (!selected) return;
+    selected.label = panelLabel.value.trim();
+    paint(selected);
+    markDirty();
+  });
+  panelRequired.addEventListener("change", function () {
+    if (!selected) return;
+    selected.required = panelRequired.checked;
+    markDirty();
+  });
+
+  function addBox(partyKey, pageNumber, fx, fy, fw, fh, field) {
     var page = pages[pageNumber];
     var el = document.createElement("div");
     el.className = "box";
     el.tabIndex = 0;
     el.innerHTML = '<span class="box-label"></span><button type="button" class="box-delete" aria-label="delete">×</button><span class="box-handle"></span>';
-    var box = { partyKey: partyKey, page: String(pageNumber), el: el, fx: fx, fy: fy, fw: fw, fh: fh };
+    field = field || {};
+    var box = {
+      partyKey: partyKey, page: String(pageNumber), el: el, fx: fx, fy: fy, fw: fw, fh: fh,
+      kind: field.kind || markOf(partyKey), // a new box is its party's mark
+      name: field.name || "",
+      label: field.label || "",
+      required: field.required !== false,
+    };
     el.querySelector(".box-delete").addEventListener("click", function (event) {
       event.stopPropagation();
       removeBox(box);
@@ -261,6 +378,7 @@
     var index = boxes.indexOf(box);
     if (index >= 0) boxes.splice(index, 1);
     box.el.remove();
+    if (selected === box) select(null);
   }
 
   function refresh() {
@@ -271,6 +389,7 @@
     });
     boxes.forEach(paint);
     paintStrips();
+    if (selected) showPanel();
   }
 
   /* --- pointer gestures: draw, move, resize --------------------------------------------------- */
@@ -298,6 +417,7 @@
       var kind = event.target.closest(".box-handle") ? "resize" : "move";
       gesture = { kind: kind, page: page, box: box, origin: point, start: { fx: box.fx, fy: box.fy, fw: box.fw, fh: box.fh } };
       boxEl.focus();
+      select(box);
     } else {
       if (activeKey === null) {
         showNotice(notice.dataset.noParty);
@@ -305,6 +425,7 @@
       }
       var drawn = addBox(activeKey, event.currentTarget.dataset.page, point.x, point.y, 0, 0);
       gesture = { kind: "draw", page: page, box: drawn, origin: point };
+      select(drawn);
     }
     page.canvas.setPointerCapture(event.pointerId);
     event.preventDefault();
@@ -314,7 +435,8 @@
     if (!gesture) return;
     var point = fraction(gesture.page, event);
     var box = gesture.box, start = gesture.start, origin = gesture.origin;
-    var minW = MIN_W / gesture.page.w, minH = MIN_H / gesture.page.h;
+    var checkbox = box.kind === "checkbox";
+    var minW = (checkbox ? CHECKBOX_MIN : MIN_W) / gesture.page.w, minH = (checkbox ? CHECKBOX_MIN : MIN_H) / gesture.page.h;
     if (gesture.kind === "draw") {
       box.fx = Math.min(origin.x, point.x);
       box.fy = Math.min(origin.y, point.y);
@@ -365,8 +487,9 @@
     var page = pages[String(field.page)];
     var key = keys[field.party];
     if (!page || key === undefined) return;
-    addBox(key, field.page, field.x / page.w, 1 - (field.y + field.height) / page.h, field.width / page.w, field.height / page.h);
+    addBox(key, field.page, field.x / page.w, 1 - (field.y + field.height) / page.h, field.width / page.w, field.height / page.h, field);
   });
+  select(null);
   setActive(keys[0]);
   refresh();
 
@@ -404,6 +527,10 @@
         y: round2(Math.max((1 - box.fy - box.fh) * page.h, 0)),
         width: round2(box.fw * page.w),
         height: round2(box.fh * page.h),
+        kind: box.kind,
+        name: isFilled(box.kind) ? box.name : "",
+        label: isFilled(box.kind) ? box.label : "",
+        required: box.required,
       };
     });
     payload.value = JSON.stringify({ parties: partyList, fields: fieldList });
