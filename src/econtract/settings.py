@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_prose_editor",  # the document editor's built ProseMirror/Tiptap assets (web/document-editor.js)
     "ninja",  # serves Swagger UI's own copy from /static/ninja/ (no CDN: /api/docs works offline)
     "econtract.accounts",
     "econtract.identity",
