@@ -67,9 +67,14 @@ def right_of(user: Any, document: Document) -> str | None:
     return Collaborator.objects.filter(document=document, user=user).values_list("right", flat=True).first()
 
 
+def includes(right: str | None, needed: str) -> bool:
+    """Whether ``right`` (from :func:`right_of`) covers ``needed``: manage > edit > comment > view."""
+    return right is not None and RIGHTS_ORDER[right] >= RIGHTS_ORDER[needed]
+
+
 def require_right(user: Any, document: Document, needed: str) -> str:
     right = right_of(user, document)
-    if right is None or RIGHTS_ORDER[right] < RIGHTS_ORDER[needed]:
+    if right is None or not includes(right, needed):
         raise NotPermitted(f"you may not {needed} this document")
     return right
 

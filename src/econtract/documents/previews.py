@@ -49,7 +49,7 @@ def preview_pdf(document: Document, user: object, number: int) -> bytes:
     cached = _cached(name)
     if cached is not None:
         return cached
-    rendered = authoring.render_version(document, user, number)  # type: ignore[arg-type]
+    rendered = authoring.render_version(document, None, number)  # her right is checked above
     _keep(name, rendered.pdf)
     return bytes(rendered.pdf)
 
@@ -66,13 +66,14 @@ def page_count(pdf: bytes) -> int:
 
 def preview_page_png(document: Document, user: object, number: int, page: int) -> bytes:
     """Page ``page`` (from 1) of the version, as PNG; IndexError when there is no such page."""
+    name = _name(document, number, f"-p{page:04d}-w{PREVIEW_WIDTH_PX}.png")
+    authoring.require_right(user, document, "view")
+    cached = _cached(name)  # a picture is kept only for a page that exists: no PDF to open
+    if cached is not None:
+        return cached
     pdf = preview_pdf(document, user, number)
     if not 1 <= page <= page_count(pdf):
         raise IndexError(page)
-    name = _name(document, number, f"-p{page:04d}-w{PREVIEW_WIDTH_PX}.png")
-    cached = _cached(name)
-    if cached is not None:
-        return cached
     png = render_page_png(pdf, page, PREVIEW_WIDTH_PX)
     _keep(name, png)
     return png

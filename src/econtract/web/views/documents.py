@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -112,7 +113,7 @@ def document_new(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["organization"],
                 title=form.cleaned_data["title"],
                 kind=form.cleaned_data["kind"],
-                html=STARTER_HTML.replace("<h1></h1>", f"<h1>{_escape(form.cleaned_data['title'])}</h1>"),
+                html=STARTER_HTML.replace("<h1></h1>", f"<h1>{escape(form.cleaned_data['title'])}</h1>"),
                 context=request_context(request),
             )
         except (*DOMAIN_ERRORS, NotPermitted) as exc:
@@ -120,12 +121,6 @@ def document_new(request: HttpRequest) -> HttpResponse:
         else:
             return _to_editor(document)
     return render(request, "web/document_new.html", {"form": form, "import_form": import_form})
-
-
-def _escape(text: str) -> str:
-    from django.utils.html import escape
-
-    return str(escape(text))
 
 
 @login_required
@@ -186,12 +181,8 @@ def document_edit(request: HttpRequest, pk: object) -> HttpResponse:
     user = request.user
     right = authoring.right_of(user, document)
     latest = document.latest()
-    editable = (
-        right is not None
-        and authoring.RIGHTS_ORDER[right] >= authoring.RIGHTS_ORDER[Collaborator.Right.EDIT]
-        and document.status != Document.Status.FINAL
-    )
-    may_comment = right is not None and authoring.RIGHTS_ORDER[right] >= authoring.RIGHTS_ORDER["comment"]
+    editable = authoring.includes(right, Collaborator.Right.EDIT) and document.status != Document.Status.FINAL
+    may_comment = authoring.includes(right, Collaborator.Right.COMMENT)
     threads = (
         Comment.objects.filter(document=document, parent__isnull=True)
         .select_related("author", "resolved_by")

@@ -335,6 +335,7 @@ function start(root) {
     dirty = false;
     say("saving");
     saving = (async () => {
+      // true when stored: only then does a change typed meanwhile get its own autosave
       let response;
       try {
         response = await fetch(saveUrl, {
@@ -346,26 +347,29 @@ function start(root) {
       } catch (error) {
         dirty = true;
         say("offline");
-        return;
+        return false;
       }
       const answer = await response.json().catch(() => ({}));
       if (response.ok) {
         showVersion(answer.version);
         say(dirty ? "unsaved" : "saved", { version: answer.version });
-      } else if (response.status === 409 && answer.error === "version_conflict") {
-        dirty = true;
+        return true;
+      }
+      dirty = true; // nothing was stored
+      if (response.status === 409 && answer.error === "version_conflict") {
         showConflict(html, answer.current_version, answer.current_html);
       } else {
-        dirty = true;
         say("failed", { detail: answer.detail || response.status });
       }
+      return false;
     })();
+    let stored = false;
     try {
-      await saving;
+      stored = await saving;
     } finally {
       saving = null;
     }
-    if (dirty && !inConflict && status.dataset.state === "unsaved") schedule();
+    if (stored && dirty) schedule();
   }
 
   function schedule() {
