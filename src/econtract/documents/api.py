@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -16,14 +17,13 @@ from econtract.api.errors import error_response
 from econtract.api.openapi import responses
 from econtract.documents import authoring, templating
 from econtract.documents.errors import VersionConflict
-from econtract.documents.models import Document, DocumentKind
+from econtract.documents.models import MARGIN_MAX_MM, MARGIN_MIN_MM, Document, DocumentKind
 from econtract.evidence.services import RequestContext
 from econtract.textinput import MultiLineText, SingleLineText
 
 router = Router(tags=["documents"])
 
 MAX_HTML = 2_000_000
-MAX_IMPORT = 20 * 1024 * 1024
 Kind = Literal["contract", "agreement", "announcement", "other"]
 
 
@@ -47,6 +47,13 @@ class DocumentCreated(Schema):
     version: int
 
 
+class DocumentMarginsOut(Schema):
+    top: int
+    right: int
+    bottom: int
+    left: int
+
+
 class DocumentOut(Schema):
     id: UUID
     title: str
@@ -57,6 +64,28 @@ class DocumentOut(Schema):
     html: str
     updated_at: datetime
     right: str
+    page_size: str
+    header: str
+    footer: str
+    margins: DocumentMarginsOut = Field(description="page margins in mm")
+    fixed: bool = Field(description="an imported PDF: signed as it is, never edited (its html is empty)")
+
+
+class DocumentMarginsIn(Schema):
+    top: int | None = Field(None, ge=MARGIN_MIN_MM, le=MARGIN_MAX_MM)
+    right: int | None = Field(None, ge=MARGIN_MIN_MM, le=MARGIN_MAX_MM)
+    bottom: int | None = Field(None, ge=MARGIN_MIN_MM, le=MARGIN_MAX_MM)
+    left: int | None = Field(None, ge=MARGIN_MIN_MM, le=MARGIN_MAX_MM)
+
+
+class DocumentSettingsIn(Schema):
+    title: SingleLineText | None = Field(None, max_length=300)
+    kind: Kind | None = None
+    language: Literal["zh-hans", "en"] | None = Field(None, description="of the page numbers")
+    page_size: Literal["A4", "Letter"] | None = None
+    header: SingleLineText | None = Field(None, max_length=200)
+    footer: SingleLineText | None = Field(None, max_length=200)
+    margins: DocumentMarginsIn | None = Field(None, description="in mm; a side left out is kept")
 
 
 class SaveIn(Schema):
@@ -194,6 +223,11 @@ def _document_out(document: Document, user: User) -> dict[str, Any]:
         "html": document.latest().html,
         "updated_at": document.updated_at,
         "right": authoring.right_of(user, document) or "",
+        "page_size": document.page_size,
+        "header": document.header,
+        "footer": document.footer,
+        "margins": document.margins,
+        "fixed": document.is_fixed,
     }
 
 
@@ -220,13 +254,15 @@ class ImportedOut(Schema):
 
 @router.post("/documents/import", response=responses({201: ImportedOut}, 400, 401, 403, 413, 415, 422))
 def import_document(request: HttpRequest, file: File[UploadedFile], title: Form[str] = "") -> Status:
-    """A new draft from a DOCX (headings, lists, tables, emphasis, PNG/JPEG images kept) or an HTML file;
-    both are sanitised like anything saved."""
-    if file.size is not None and file.size > MAX_IMPORT:
-        return error_response("docx_too_large", f"at most {MAX_IMPORT} bytes", 413)
-    data = file.read(MAX_IMPORT + 1)
-    if len(data) > MAX_IMPORT:
-        return error_response("docx_too_large", f"at most {MAX_IMPORT} bytes", 413)
+    """A new draft from a DOCX (headings, lists, tables, emphasis, PNG/JPEG images kept) or an HTML file,
+    both sanitised like anything saved; or a fixed document from a PDF, checked as an envelope upload is
+    (the same refusals: 415 `not_pdf`, 422 `active_content`, …) and kept byte for byte."""
+    limit = settings.ECONTRACT_MAX_UPLOAD_BYTES  # the limit of every uploaded document, PDF or DOCX
+    if file.size is not None and file.size > limit:
+        return error_response("too_large", f"the file may be at most {limit} bytes", 413)
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        return error_response("too_large", f"the file may be at most {limit} bytes", 413)
     document, messages = authoring.import_file(
         _user(request),
         acting_organization(request),
@@ -240,7 +276,7 @@ def import_document(request: HttpRequest, file: File[UploadedFile], title: Form[
 
 @router.get(
     "/documents/{document_id}/docx",
-    response=responses({}, 400, 401, 404, 422),
+    response=responses({}, 400, 401, 404, 409, 422),
     openapi_extra={
         "responses": {
             200: {
@@ -285,6 +321,30 @@ def save_document(request: HttpRequest, document_id: UUID, body: SaveIn) -> Any:
             current_html=exc.current_html,
         )
     return {"version": version.number}
+
+
+@router.patch(
+    "/documents/{document_id}", response=responses({200: DocumentOut}, 400, 401, 403, 404, 409, 422)
+)
+def update_settings(request: HttpRequest, document_id: UUID, body: DocumentSettingsIn) -> dict[str, Any]:
+    """Change the title, kind or page setup (page size, margins, header, footer, language of the page
+    numbers); what is left out is kept. 409 `document_not_editable` for a final document, and for the
+    page setup of a fixed one (an imported PDF)."""
+    document = _document(request, document_id)
+    margins = body.margins.model_dump(exclude_none=True) if body.margins is not None else None
+    updated = authoring.update_settings(
+        document,
+        _user(request),
+        context=RequestContext.from_request(request),
+        title=body.title,
+        kind=body.kind,
+        language=body.language,
+        page_size=body.page_size,
+        header=body.header,
+        footer=body.footer,
+        margins=margins,
+    )
+    return _document_out(updated, _user(request))
 
 
 @router.get("/documents/{document_id}/versions", response=responses({200: VersionPage}, 401, 404, 422))
@@ -336,7 +396,8 @@ def diff(request: HttpRequest, document_id: UUID, query: Query[DiffQuery]) -> di
     openapi_extra={
         "responses": {
             200: {
-                "description": "The latest version as PDF/A-2b; X-Document-SHA256 is its SHA-256 (reproducible)",
+                "description": "The latest version as PDF/A-2b, or a fixed document's imported PDF as it is; "
+                "X-Document-SHA256 is its SHA-256 (reproducible)",
                 "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
             }
         }

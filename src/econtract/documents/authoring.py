@@ -9,8 +9,12 @@ edit). Every step that changes a document is an evidence event.
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Mapping
 from typing import Any
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,9 +22,21 @@ from econtract.accounts.errors import NotPermitted
 from econtract.accounts.models import Membership, Organization, User
 from econtract.accounts.permissions import MANAGE_ALL_ROLES
 from econtract.documents.errors import DocumentNotEditable, InvalidDocument, VersionConflict
-from econtract.documents.models import Collaborator, Comment, Document, DocumentKind, DocumentVersion
+from econtract.documents.models import (
+    MARGIN_MAX_MM,
+    MARGIN_MIN_MM,
+    MARGIN_SIDES,
+    Collaborator,
+    Comment,
+    Document,
+    DocumentKind,
+    DocumentVersion,
+    PageSize,
+)
 from econtract.evidence.services import RequestContext, record_event
 from econtract.textinput import TextKind, UnsafeText, clean_text
+
+logger = logging.getLogger("econtract.documents")
 
 MANAGE = "manage"
 RIGHTS_ORDER = {
@@ -30,6 +46,8 @@ RIGHTS_ORDER = {
     MANAGE: 4,
 }
 MAX_COMMENT = 5000
+LANGUAGES = ("zh-hans", "en")
+FIXED_NOT_EDITABLE = "a PDF document is fixed; it cannot be edited"
 
 
 def sha256_hex(text: str) -> str:
@@ -117,7 +135,12 @@ def create_document(
     context: RequestContext,
     template: Any = None,
     language: str = "zh-hans",
+    fixed_pdf: bytes | None = None,
 ) -> Document:
+    """A new draft; with ``fixed_pdf`` a *fixed document*: that PDF (checked by documents.pdfsafety
+    first) is what it is, and its one version holds no HTML."""
+    from econtract.documents.pdfsafety import inspect_pdf
+
     if not Membership.objects.filter(organization=organization, user=user).exists():
         raise NotPermitted("you may create documents only in your own organisations")
     if kind not in DocumentKind.values:
@@ -125,7 +148,9 @@ def create_document(
     cleaned_title = clean_text(title, TextKind.LINE, field="title", max_length=300)
     if not cleaned_title:
         raise InvalidDocument("a document needs a title")
-    cleaned = clean_document_html(html)
+    cleaned = clean_document_html(html) if fixed_pdf is None else ""
+    # the envelope upload's own check and refusals (UnsafePdf), before anything is stored
+    inspection = inspect_pdf(fixed_pdf) if fixed_pdf is not None else None
     with transaction.atomic():
         document = Document.objects.create(
             organization=organization,
@@ -133,22 +158,41 @@ def create_document(
             title=cleaned_title,
             kind=kind,
             template=template,
-            language=language if language in ("zh-hans", "en") else "zh-hans",
+            language=language if language in LANGUAGES else "zh-hans",
         )
+        if fixed_pdf is not None and inspection is not None:
+            # a crash after this leaves at worst a file without a row, never a row without its file
+            document.fixed_pdf_name = default_storage.save(
+                f"documents/fixed/{document.pk}.pdf", ContentFile(fixed_pdf)
+            )
+            document.fixed_pdf_sha256 = inspection.sha256
+            document.fixed_pdf_pages = inspection.page_count
+            document.fixed_pdf_page_size = [round(v, 2) for v in inspection.page_sizes[0]]
+            document.save(
+                update_fields=["fixed_pdf_name", "fixed_pdf_sha256", "fixed_pdf_pages", "fixed_pdf_page_size"]
+            )
         version = _add_version(document, cleaned, user)
         record_event(
             "document_created",
             document,
             context,
             organization=organization,
-            document_sha256=version.sha256,
+            document_sha256=inspection.sha256 if inspection is not None else version.sha256,
             payload={
                 "title": cleaned_title,
                 "kind": kind,
                 "template": str(template.pk) if template else None,
+                **({"fixed_pdf_pages": inspection.page_count} if inspection is not None else {}),
             },
         )
     return document
+
+
+def _require_editable(locked: Document) -> None:
+    if locked.is_fixed:
+        raise DocumentNotEditable(FIXED_NOT_EDITABLE)
+    if locked.status == Document.Status.FINAL:
+        raise DocumentNotEditable("the document is final; reopen it as a draft to change it")
 
 
 def save_version(
@@ -157,11 +201,12 @@ def save_version(
     """A new version, unless someone saved since ``base_version`` (VersionConflict with the latest) or
     nothing changed (the latest is returned, so autosave does not pile up identical versions)."""
     require_right(user, document, Collaborator.Right.EDIT)
+    if document.is_fixed:
+        raise DocumentNotEditable(FIXED_NOT_EDITABLE)
     cleaned = clean_document_html(html)
     with transaction.atomic():
         locked = _locked(document.pk)
-        if locked.status == Document.Status.FINAL:
-            raise DocumentNotEditable("the document is final; reopen it as a draft to change it")
+        _require_editable(locked)
         latest = locked.latest()
         if base_version != locked.current_version:
             raise VersionConflict(
@@ -186,8 +231,7 @@ def restore_version(document: Document, user: User, number: int, context: Reques
     require_right(user, document, Collaborator.Right.EDIT)
     with transaction.atomic():
         locked = _locked(document.pk)
-        if locked.status == Document.Status.FINAL:
-            raise DocumentNotEditable("the document is final; reopen it as a draft to change it")
+        _require_editable(locked)
         old = locked.versions.get(number=number)
         version = _add_version(locked, old.html, user, restored_from=number)
         record_event(
@@ -199,6 +243,134 @@ def restore_version(document: Document, user: User, number: int, context: Reques
             payload={"version": version.number, "restored_from": number},
         )
     return version
+
+
+PAGE_FIELDS = ("language", "page_size", "header", "footer", "margins")
+
+
+def _margin_text(name: str, text: str) -> str:
+    """A header or footer: one line of user text that the renderer's CSS string accepts as well."""
+    from econtract.documents.rendering import RenderError, css_string
+
+    try:
+        cleaned = clean_text(text, TextKind.LINE, field=name, max_length=200)
+        css_string(cleaned)  # refuses format, private-use and unassigned characters too
+    except UnsafeText as exc:
+        raise InvalidDocument(str(exc), code="unsafe_text") from exc
+    except RenderError as exc:
+        raise InvalidDocument(f"{name}: {exc.detail}", code=exc.code) from exc
+    return cleaned
+
+
+def _margins(given: Mapping[str, Any], current: Mapping[str, int]) -> dict[str, int]:
+    unknown = set(given) - set(MARGIN_SIDES)
+    if unknown:
+        raise InvalidDocument(f"margins are {', '.join(MARGIN_SIDES)}, not {sorted(unknown)[0]}")
+    margins = dict(current)
+    for side, value in given.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not MARGIN_MIN_MM <= value <= MARGIN_MAX_MM
+        ):
+            raise InvalidDocument(
+                f"the {side} margin is a whole number of {MARGIN_MIN_MM} to {MARGIN_MAX_MM} mm",
+                code="invalid_page_setup",
+            )
+        margins[side] = value
+    return margins
+
+
+def update_settings(
+    document: Document,
+    user: User,
+    *,
+    context: RequestContext,
+    title: str | None = None,
+    kind: str | None = None,
+    language: str | None = None,
+    page_size: str | None = None,
+    header: str | None = None,
+    footer: str | None = None,
+    margins: Mapping[str, Any] | None = None,
+) -> Document:
+    """Change the title, kind and page setup (what is None is kept). A final document is not changed;
+    a fixed one (an imported PDF) keeps its pages: only its title and kind change."""
+    require_right(user, document, Collaborator.Right.EDIT)
+    wanted: dict[str, Any] = {}
+    if title is not None:
+        try:
+            wanted["title"] = clean_text(title, TextKind.LINE, field="title", max_length=300)
+        except UnsafeText as exc:
+            raise InvalidDocument(str(exc), code="unsafe_text") from exc
+        if not wanted["title"]:
+            raise InvalidDocument("a document needs a title")
+    if kind is not None:
+        if kind not in DocumentKind.values:
+            raise InvalidDocument(f"kind must be one of {', '.join(DocumentKind.values)}")
+        wanted["kind"] = kind
+    if language is not None:
+        if language not in LANGUAGES:
+            raise InvalidDocument(
+                f"language must be one of {', '.join(LANGUAGES)}", code="invalid_page_setup"
+            )
+        wanted["language"] = language
+    if page_size is not None:
+        if page_size not in PageSize.values:
+            raise InvalidDocument(
+                f"page size must be one of {', '.join(PageSize.values)}", code="invalid_page_setup"
+            )
+        wanted["page_size"] = page_size
+    if header is not None:
+        wanted["header"] = _margin_text("header", header)
+    if footer is not None:
+        wanted["footer"] = _margin_text("footer", footer)
+    with transaction.atomic():
+        locked = _locked(document.pk)
+        if locked.status == Document.Status.FINAL:
+            raise DocumentNotEditable("the document is final; reopen it as a draft to change it")
+        if margins is not None:
+            wanted["margins"] = _margins(margins, locked.margins)
+        current = {name: locked.margins if name == "margins" else getattr(locked, name) for name in wanted}
+        changed = [name for name in wanted if wanted[name] != current[name]]
+        if locked.is_fixed and any(name in PAGE_FIELDS for name in changed):
+            raise DocumentNotEditable("a PDF document is fixed; its page setup cannot be changed")
+        if not changed:
+            return locked
+        update_fields = ["updated_at"]
+        for name in changed:
+            if name == "margins":
+                for side, value in wanted["margins"].items():
+                    setattr(locked, f"margin_{side}", value)
+                    update_fields.append(f"margin_{side}")
+            else:
+                setattr(locked, name, wanted[name])
+                update_fields.append(name)
+        locked.save(update_fields=update_fields)
+        record_event(
+            "document_settings_changed",
+            locked,
+            context,
+            organization=locked.organization,
+            document_sha256=locked.latest().sha256,
+            payload={"fields": changed, "version": locked.current_version},
+        )
+        # the preview pictures were laid out with the old setup: drop them once this is stored
+        transaction.on_commit(lambda: _drop_previews(locked))
+    return locked
+
+
+def _drop_previews(document: Document) -> None:
+    """Remove the stored preview PDFs and pictures (documents.previews) of every version."""
+    folder = f"documents/previews/{document.pk}"
+    try:
+        _dirs, files = default_storage.listdir(folder)
+        for name in files:
+            default_storage.delete(f"{folder}/{name}")
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError:
+        logger.warning("could not drop %s", folder, exc_info=True)
 
 
 TRANSITIONS = {
@@ -386,8 +558,16 @@ def render_version(document: Document, user: User | None, number: int | None = N
     if user is not None:
         require_right(user, document, Collaborator.Right.VIEW)
     version = document.versions.get(number=number or document.current_version)
+    if document.is_fixed:
+        return _fixed_pdf(document)
     setup = PageSetup(
         size="Letter" if document.page_size == "Letter" else "A4",
+        margin_mm=(
+            float(document.margin_top),
+            float(document.margin_right),
+            float(document.margin_bottom),
+            float(document.margin_left),
+        ),
         header=document.header,
         footer=document.footer,
         language="en" if document.language == "en" else "zh-hans",
@@ -402,6 +582,27 @@ def render_version(document: Document, user: User | None, number: int | None = N
         raise InvalidDocument(str(exc), code=getattr(exc, "code", "render_failed")) from exc
 
 
+def _fixed_pdf(document: Document) -> Any:
+    """The stored PDF of a fixed document, as a rendering without fields (the sender places them)."""
+    from econtract.documents.rendering import PAGE_SIZES_PT, RenderedDocument
+
+    with default_storage.open(document.fixed_pdf_name, "rb") as handle:
+        pdf: bytes = handle.read()
+    digest = hashlib.sha256(pdf).hexdigest()
+    if digest != document.fixed_pdf_sha256:
+        raise InvalidDocument(
+            "the stored PDF of this document has changed since it was imported", code="fixed_pdf_damaged"
+        )
+    size = document.fixed_pdf_page_size
+    return RenderedDocument(
+        pdf=pdf,
+        sha256=digest,
+        page_count=document.fixed_pdf_pages,
+        fields=[],
+        page_size=(float(size[0]), float(size[1])) if len(size) == 2 else PAGE_SIZES_PT["A4"],
+    )
+
+
 # --- import and export -----------------------------------------------------------------------------
 
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -410,10 +611,23 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 def import_file(
     user: User, organization: Organization, *, filename: str, data: bytes, title: str, context: RequestContext
 ) -> tuple[Document, list[str]]:
-    """A new draft from a DOCX (mammoth) or an HTML file; the messages say what could not be kept."""
+    """A new draft from a DOCX (mammoth) or an HTML file, or a fixed document from a PDF; the messages
+    say what could not be kept."""
     from econtract.documents.docx_io import DocxError, import_docx, import_html
 
     messages: list[str] = []
+    stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if data.startswith(b"%PDF-") or filename.lower().endswith(".pdf"):
+        document = create_document(
+            user,
+            organization,
+            title=title or stem or "Imported",
+            kind=DocumentKind.CONTRACT,
+            html="",
+            context=context,
+            fixed_pdf=data,
+        )
+        return document, messages
     if data.startswith(b"PK\x03\x04"):
         try:
             imported = import_docx(data)
@@ -428,7 +642,6 @@ def import_file(
                 "the file is neither a DOCX nor UTF-8 HTML", code="unsupported_file"
             ) from exc
         html = import_html(clean_text(text, TextKind.LINES, field="html"))
-    stem = filename.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     document = create_document(
         user,
         organization,
@@ -445,6 +658,8 @@ def export_docx(document: Document, user: User) -> bytes:
     from econtract.documents.docx_io import export_docx as write
 
     require_right(user, document, Collaborator.Right.VIEW)
+    if document.is_fixed:
+        raise InvalidDocument("a PDF document has no DOCX: download its PDF", code="fixed_document")
     version = document.latest()
     try:
         return write(version.html, title=document.title, timestamp=version.created_at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,17 @@ class DocumentKind(models.TextChoices):
 class PageSize(models.TextChoices):
     A4 = "A4", "A4"
     LETTER = "Letter", "Letter"
+
+
+MARGIN_MIN_MM = 5
+MARGIN_MAX_MM = 60
+MARGIN_SIDES = ("top", "right", "bottom", "left")  # the order of rendering.PageSetup.margin_mm
+
+
+def _margin(default: int) -> models.PositiveSmallIntegerField:
+    return models.PositiveSmallIntegerField(
+        default=default, validators=[MinValueValidator(MARGIN_MIN_MM), MaxValueValidator(MARGIN_MAX_MM)]
+    )
 
 
 class DocumentQuerySet(OrgScopedQuerySet):
@@ -63,6 +75,15 @@ class Document(models.Model):
     page_size = models.CharField(max_length=8, choices=PageSize.choices, default=PageSize.A4)
     header = models.CharField(max_length=200, blank=True)
     footer = models.CharField(max_length=200, blank=True)
+    margin_top = _margin(25)  # mm
+    margin_right = _margin(20)
+    margin_bottom = _margin(25)
+    margin_left = _margin(20)
+    # An imported PDF is a fixed document: these bytes are what it is (its versions hold no HTML)
+    fixed_pdf_name = models.CharField(max_length=200, blank=True)  # in default storage
+    fixed_pdf_sha256 = models.CharField(max_length=64, blank=True)
+    fixed_pdf_pages = models.PositiveIntegerField(default=0)
+    fixed_pdf_page_size = models.JSONField(default=list, blank=True)  # [width, height] of page 1, points
     template = models.ForeignKey(
         "documents.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="documents"
     )
@@ -81,6 +102,16 @@ class Document(models.Model):
 
     def latest(self) -> DocumentVersion:
         return self.versions.get(number=self.current_version)
+
+    @property
+    def is_fixed(self) -> bool:
+        """An imported PDF: shown, commented and signed as it is, never edited."""
+        return bool(self.fixed_pdf_name)
+
+    @property
+    def margins(self) -> dict[str, int]:
+        """The page margins in mm, by side."""
+        return {side: getattr(self, f"margin_{side}") for side in MARGIN_SIDES}
 
 
 class DocumentVersion(models.Model):

@@ -1,10 +1,13 @@
 """Send a final document for signing: its latest version rendered to PDF, each field placeholder a field
-of the party whose role it names, at the exact box where it was laid out (documents.rendering)."""
+of the party whose role it names, at the exact box where it was laid out (documents.rendering).
+
+A fixed document (an imported PDF) has no placeholders: its parties come without fields, and the sender
+places them in the step-1 field editor of the draft envelope."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 
@@ -16,6 +19,9 @@ from econtract.evidence.services import RequestContext, record_event
 from econtract.signing.errors import InvalidEnvelope
 from econtract.signing.models import Envelope
 from econtract.signing.services.envelopes import FieldSpec, PartySpec, create_envelope
+
+if TYPE_CHECKING:
+    from econtract.documents.rendering import RenderedDocument
 
 # A placeholder's kind as a field kind; a party's mark follows her kind (a person signs, an organisation seals).
 PLACEHOLDER_KINDS = {
@@ -41,12 +47,44 @@ def envelope_from_document(
     """A draft envelope of the document's latest version; ``parties`` by the template's role names.
 
     The document must be final: what is signed is what was reviewed. Every role with a field needs a
-    party, and every party given must have a field (a party with nothing to sign is a mistake)."""
+    party, and every party given must have a field (a party with nothing to sign is a mistake); a fixed
+    document's roles are only labels, and its parties get their fields in the step-1 editor."""
     authoring.require_right(user, document, authoring.MANAGE)
     if document.status != Document.Status.FINAL:
         raise DocumentNotFinal("mark the document final before sending it for signing")
     rendered = authoring.render_version(document, user)
     roles = list(parties)
+    if document.is_fixed:
+        if not roles:
+            raise InvalidEnvelope("give at least one party")
+        fields: list[FieldSpec] = []
+    else:
+        fields = _fields_of(rendered, roles)
+    with transaction.atomic():
+        envelope = create_envelope(
+            organization=document.organization,
+            created_by=user,
+            title=title or document.title,
+            pdf=rendered.pdf,
+            parties=[parties[role] for role in roles],
+            fields=_distinct_date_names(fields),
+            context=context,
+            **envelope_options,
+        )
+        record_event(
+            "document_sent_for_signing",
+            document,
+            context,
+            organization=document.organization,
+            document_sha256=rendered.sha256,
+            payload={"envelope": str(envelope.pk), "version": document.current_version},
+        )
+    return envelope
+
+
+def _fields_of(rendered: RenderedDocument, roles: Sequence[str]) -> list[FieldSpec]:
+    """Each laid-out placeholder a field of the party with its role; a role without a field, or a field
+    without a party, is refused."""
     index = {role: number for number, role in enumerate(roles)}
     fields: list[FieldSpec] = []
     for box in rendered.fields:
@@ -69,26 +107,7 @@ def envelope_from_document(
     unused = [role for role in roles if role not in {box.party for box in rendered.fields}]
     if unused:
         raise InvalidEnvelope(f"the document has no field for the role {unused[0]}")
-    with transaction.atomic():
-        envelope = create_envelope(
-            organization=document.organization,
-            created_by=user,
-            title=title or document.title,
-            pdf=rendered.pdf,
-            parties=[parties[role] for role in roles],
-            fields=_distinct_date_names(fields),
-            context=context,
-            **envelope_options,
-        )
-        record_event(
-            "document_sent_for_signing",
-            document,
-            context,
-            organization=document.organization,
-            document_sha256=rendered.sha256,
-            payload={"envelope": str(envelope.pk), "version": document.current_version},
-        )
-    return envelope
+    return fields
 
 
 def _distinct_date_names(fields: Sequence[FieldSpec]) -> list[FieldSpec]:

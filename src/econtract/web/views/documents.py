@@ -1,5 +1,7 @@
 """The document pages: the list, a new document (blank, from a template, imported), the editor,
-versions and their diff, the preview, comments, sharing, review status and sending for signing.
+versions and their diff, the preview, comments, sharing, review status, page setup, saving as a
+template and sending for signing. An imported PDF (a fixed document) shows its pages instead of the
+editor, and is sent with parties whose fields are placed in the envelope's field editor.
 
 The editor saves through the API (PUT /api/v1/documents/{id}, session and CSRF); everything else is a
 plain form posted here. Rules live in documents.authoring and documents.templating: these views only
@@ -8,6 +10,7 @@ read forms, call them, and say what happened.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from django.contrib import messages
@@ -21,14 +24,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from econtract.accounts.errors import NotPermitted
 from econtract.documents import authoring, previews, templating
+from econtract.documents.errors import InvalidDocument
 from econtract.documents.models import Collaborator, Comment, Document, DocumentVersion, Template
 from econtract.signing.models import Party
 from econtract.signing.services.envelopes import PartySpec
 from econtract.signing.services.from_document import envelope_from_document
 from econtract.web.document_forms import (
     CommentForm,
+    DocumentSettingsForm,
+    FixedSendDocumentForm,
     ImportForm,
     NewDocumentForm,
+    SaveAsTemplateForm,
     SendDocumentForm,
     ShareForm,
     TemplateFillForm,
@@ -177,11 +184,21 @@ def template_fill(request: HttpRequest, pk: object) -> HttpResponse:
 @login_required
 @require_GET
 def document_edit(request: HttpRequest, pk: object) -> HttpResponse:
-    document = _document(request, pk)
+    return _edit_page(request, _document(request, pk))
+
+
+def _edit_page(
+    request: HttpRequest,
+    document: Document,
+    *,
+    settings_form: DocumentSettingsForm | None = None,
+    template_form: SaveAsTemplateForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
     user = request.user
     right = authoring.right_of(user, document)
     latest = document.latest()
-    editable = authoring.includes(right, Collaborator.Right.EDIT) and document.status != Document.Status.FINAL
+    may_edit = authoring.includes(right, Collaborator.Right.EDIT) and document.status != Document.Status.FINAL
     may_comment = authoring.includes(right, Collaborator.Right.COMMENT)
     threads = (
         Comment.objects.filter(document=document, parent__isnull=True)
@@ -190,6 +207,7 @@ def document_edit(request: HttpRequest, pk: object) -> HttpResponse:
         .order_by("resolved_at", "-created_at")[:200]
     )
     catalog = {key: _(key) for key in EDITOR_CATALOG_KEYS}
+    pages = min(document.fixed_pdf_pages, previews.MAX_PREVIEW_PAGES) if document.is_fixed else 0
     return render(
         request,
         "web/document_edit.html",
@@ -198,19 +216,76 @@ def document_edit(request: HttpRequest, pk: object) -> HttpResponse:
             "latest": latest,
             # stored HTML is sanitised on save; cleaned again here for rows older than today's allowlist
             "html": authoring.clean_document_html(latest.html),
-            "editable": editable,
+            "editable": may_edit and not document.is_fixed,
+            "fixed": document.is_fixed,
+            "fixed_pages": range(1, pages + 1),
+            "may_edit_settings": may_edit,
             "manages": right == authoring.MANAGE,
             "may_comment": may_comment,
             "threads": threads,
             "comment_form": CommentForm(),
             "share_form": ShareForm(),
+            "settings_form": settings_form or DocumentSettingsForm(document=document),
+            "template_form": template_form or SaveAsTemplateForm(initial={"title": document.title}),
             "collaborators": document.collaborators.select_related("user"),
             "catalog": catalog,
             "field_kinds": ["signature", "seal", "date_signed", "initials", "text", "number", "checkbox"],
             "next_statuses": sorted(authoring.TRANSITIONS.get(document.status, set())),
             "status_labels": dict(Document.Status.choices),
         },
+        status=status,
     )
+
+
+@login_required
+@require_POST
+def document_settings(request: HttpRequest, pk: object) -> HttpResponse:
+    document = _document(request, pk)
+    form = DocumentSettingsForm(request.POST, document=document)
+    if form.is_valid():
+        try:
+            authoring.update_settings(
+                document,
+                request.user,  # type: ignore[arg-type]
+                context=request_context(request),
+                **form.settings(),
+            )
+        except (*DOMAIN_ERRORS, NotPermitted) as exc:
+            form.add_error(None, error_message(exc))
+        else:
+            messages.success(request, _("The page setup was saved."))
+            return _to_editor(document)
+    return _edit_page(request, document, settings_form=form, status=400)
+
+
+@login_required
+@require_POST
+def document_save_template(request: HttpRequest, pk: object) -> HttpResponse:
+    """The latest version as a template of the document's organisation (its placeholders are read as
+    the template's variables and signer fields)."""
+    document = _document(request, pk)
+    form = SaveAsTemplateForm(request.POST)
+    if form.is_valid():
+        try:
+            authoring.require_right(request.user, document, authoring.MANAGE)
+            if document.is_fixed:
+                raise InvalidDocument("a PDF document cannot be a template", code="fixed_document")
+            template = templating.create_template(
+                request.user,  # type: ignore[arg-type]
+                document.organization,
+                title=form.cleaned_data["title"],
+                description=form.cleaned_data["description"],
+                html=document.latest().html,
+                kind=document.kind,
+                language=document.language,
+                context=request_context(request),
+            )
+        except (*DOMAIN_ERRORS, NotPermitted) as exc:
+            form.add_error(None, error_message(exc))
+        else:
+            messages.success(request, _("Saved as the template “%(title)s”.") % {"title": template.title})
+            return redirect("web:template_fill", pk=template.pk)
+    return _edit_page(request, document, template_form=form, status=400)
 
 
 @login_required
@@ -383,8 +458,14 @@ def document_page_image(request: HttpRequest, pk: object, number: int, page: int
         raise Http404 from exc
     except (*DOMAIN_ERRORS, NotPermitted) as exc:
         return HttpResponse(error_message(exc), status=400, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(png, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=86400"  # a version's picture never changes
+    # a version's picture changes with the page setup: the browser asks again, and gets 304 if it has it
+    etag = f'"{hashlib.sha256(png).hexdigest()[:32]}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(png, content_type="image/png")
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
     return response
 
 
@@ -406,35 +487,45 @@ def document_send(request: HttpRequest, pk: object) -> HttpResponse:
     if authoring.right_of(request.user, document) != authoring.MANAGE:
         raise Http404
     problem = ""
-    try:
-        roles = _roles(document.latest().html)
-    except DOMAIN_ERRORS as exc:
-        roles, problem = [], error_message(exc)
-    if not roles and not problem:
-        problem = _(
-            "The document has no signer fields. Insert at least one, e.g. {{ signature: buyer }}, before sending."
-        )
-    form = SendDocumentForm(request.POST or None, roles=roles, initial={"title": document.title})
+    form: SendDocumentForm
+    if document.is_fixed:  # an imported PDF: its parties' fields are placed in the envelope's editor
+        form = FixedSendDocumentForm(request.POST or None, initial={"title": document.title})
+    else:
+        try:
+            roles = _roles(document.latest().html)
+        except DOMAIN_ERRORS as exc:
+            roles, problem = [], error_message(exc)
+        if not roles and not problem:
+            problem = _(
+                "The document has no signer fields. Insert at least one, e.g. {{ signature: buyer }}, before sending."
+            )
+        form = SendDocumentForm(request.POST or None, roles=roles, initial={"title": document.title})
     if request.method == "POST" and not problem and form.is_valid():
         data = form.cleaned_data
+        given = form.given_roles() if isinstance(form, FixedSendDocumentForm) else form.roles
         try:
             envelope = envelope_from_document(
                 document,
                 request.user,  # type: ignore[arg-type]
-                parties={role: _party_spec(data, role) for role in form.roles},
+                parties={role: _party_spec(data, role) for role in given},
                 context=request_context(request),
                 title=data["title"] or document.title,
             )
         except (*DOMAIN_ERRORS, NotPermitted) as exc:
             form.add_error(None, error_message(exc))
         else:
-            messages.success(
-                request, _("The envelope was made from the document. Check the fields, then send it.")
-            )
+            if document.is_fixed:
+                messages.success(
+                    request, _("The envelope was made from the PDF. Place each party's fields, then send it.")
+                )
+            else:
+                messages.success(
+                    request, _("The envelope was made from the document. Check the fields, then send it.")
+                )
             return redirect("web:envelope_edit", pk=envelope.pk)
     return render(
         request,
         "web/document_send.html",
-        {"document": document, "form": form, "problem": problem},
+        {"document": document, "form": form, "problem": problem, "fixed": document.is_fixed},
         status=400 if request.method == "POST" and (problem or form.errors) else 200,
     )
