@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "econtract.notifications",
     "econtract.evidence",
     "econtract.signing",
+    "econtract.contracts",
     "econtract.verification",
     "econtract.api",
     "econtract.web",
@@ -174,6 +175,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Uploads: a signing service treats every PDF as hostile.
 ECONTRACT_MAX_UPLOAD_BYTES = env_int("ECONTRACT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024)
 ECONTRACT_MAX_PDF_PAGES = env_int("ECONTRACT_MAX_PDF_PAGES", 2000)
+# contract statuses and expiry reminders (contracts.runner); 0: off, run `econtract manage contracts_tick`
+ECONTRACT_CONTRACTS_TICK_SECONDS = env_int("ECONTRACT_CONTRACTS_TICK_SECONDS", 3600)
 ECONTRACT_PDF_TIMEOUT_SECONDS = env_int("ECONTRACT_PDF_TIMEOUT_SECONDS", 15)
 ECONTRACT_PDF_MEMORY_BYTES = env_int("ECONTRACT_PDF_MEMORY_BYTES", 768 * 1024 * 1024)
 # Verification parses PDFs nobody vetted (econtract verify, the public page and API) in a child process.

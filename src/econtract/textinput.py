@@ -215,6 +215,18 @@ USER_TEXT: dict[str, dict[str, TextKind]] = {
     "documents.DocumentVersion": {"html": TextKind.LINES},
     "documents.Comment": {"quote": TextKind.LINES, "body": TextKind.LINES},
     "documents.Template": {"title": TextKind.LINE, "description": TextKind.LINES, "html": TextKind.LINES},
+    "contracts.ArchiveSettings": {"number_pattern": TextKind.LINE},
+    "contracts.Category": {"name": TextKind.LINE},
+    "contracts.Tag": {"name": TextKind.LINE},
+    "contracts.CustomField": {"key": TextKind.LINE, "label": TextKind.LINE},
+    "contracts.Contract": {
+        "title": TextKind.LINE,
+        "number": TextKind.LINE,
+        "archive_number": TextKind.LINE,
+        "legal_hold_reason": TextKind.LINE,
+    },
+    "contracts.ContractFile": {"name": TextKind.LINE, "description": TextKind.LINE},
+    "contracts.SavedView": {"name": TextKind.LINE},
 }
 
 

@@ -10,6 +10,18 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 logger = logging.getLogger("econtract.api")
 
 STATUS_BY_CODE: dict[str, int] = {
+    # contracts (the archive)
+    "invalid_contract": 400,
+    "invalid_number_pattern": 400,
+    "number_taken": 409,
+    "numbering_busy": 409,
+    "legal_hold": 409,
+    "retention": 409,
+    "restore_expired": 409,
+    "attachment_too_large": 413,
+    "category_exists": 409,
+    "custom_field_exists": 409,
+    "not_a_member": 400,
     # signing
     "invalid_envelope": 400,
     "invalid_signing_request": 400,
@@ -146,6 +158,10 @@ STATUS_BY_CODE: dict[str, int] = {
     "unsupported_file": 415,
     "document_not_editable": 409,
     "document_not_final": 409,
+    "invalid_page_setup": 400,
+    "render_invalid_setup": 400,
+    "fixed_document": 409,
+    "fixed_pdf_damaged": 500,
     # evidence
     "evidence_rate_limited": 429,
     "evidence_unavailable": 503,

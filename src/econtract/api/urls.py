@@ -16,6 +16,9 @@ from econtract.api.errors import domain_error_response, error_response, with_ret
 from econtract.api.jsonedge import BoundedJsonParser, FiniteJSONRenderer, json_refused_response
 from econtract.api.openapi import document_edge_errors
 from econtract.api.pagination import InvalidCursor
+from econtract.contracts.api import router as contracts_router
+from econtract.contracts.errors import ContractError
+from econtract.contracts.models import Category, Contract, ContractFile
 from econtract.documents.api import router as documents_router
 from econtract.documents.errors import AuthoringError, UnsafePdf
 from econtract.documents.models import Comment, Document, DocumentVersion, Template
@@ -52,6 +55,7 @@ api = EcontractApi(
 
 for error_type in (
     SigningError,
+    ContractError,
     IdentityError,
     PkiError,
     AccountError,
@@ -90,6 +94,9 @@ def not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 for missing in (
     Envelope.DoesNotExist,
+    Contract.DoesNotExist,
+    ContractFile.DoesNotExist,
+    Category.DoesNotExist,
     Document.DoesNotExist,
     DocumentVersion.DoesNotExist,
     Comment.DoesNotExist,
@@ -144,6 +151,7 @@ from econtract.evidence.api import router as evidence_router  # noqa: E402
 from econtract.identity.api import router as identity_router  # noqa: E402
 from econtract.identity.factors_api import router as factors_router  # noqa: E402
 from econtract.identity.review_api import router as identity_review_router  # noqa: E402
+from econtract.notifications.inapp_api import router as notices_router  # noqa: E402
 from econtract.seals.api import router as seals_router  # noqa: E402
 from econtract.seals.signatures_api import router as signatures_router  # noqa: E402
 from econtract.signing.api import router as signing_router  # noqa: E402
@@ -162,3 +170,5 @@ api.add_router("/v1/", seals_router)
 api.add_router("/v1/", seal_use_router)
 api.add_router("/v1/", evidence_router)
 api.add_router("/v1/", documents_router)
+api.add_router("/v1/", contracts_router)
+api.add_router("/v1/", notices_router)

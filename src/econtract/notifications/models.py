@@ -1,9 +1,10 @@
-"""One row per outgoing email: what it is, what it is about, and how its delivery went."""
+"""One row per outgoing email or SMS (what it is, what it is about, how its delivery went), and in-app notices."""
 
 from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -122,3 +123,44 @@ class SmsDelivery(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.status in self.PENDING
+
+
+class NoticeQuerySet(models.QuerySet):
+    def for_user(self, user: object) -> NoticeQuerySet:
+        """The one place notice scoping is written: a user reads her own notices, nobody else's."""
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        return self.filter(user=user)
+
+    def unread(self) -> NoticeQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notice(models.Model):
+    """One in-app message to one user (a contract about to expire …), listed until she marks it read.
+
+    Title and body are composed by the platform (bilingual, like the mails); ``url`` is a path on this
+    site, ``about_type``/``about_id`` the object the notice concerns."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    organization = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=48)
+    title = models.CharField(max_length=400)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    about_type = models.CharField(max_length=64, blank=True)
+    about_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NoticeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="notice_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.user_id}: {self.title}"

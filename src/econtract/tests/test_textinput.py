@@ -216,6 +216,8 @@ PLATFORM_TEXT = {
         "last_error",
         "gateway_id",
     },
+    # composed by the platform (bilingual, like the mails) from text checked when a user gave it
+    "notifications.Notice": {"kind", "title", "body", "url", "about_type", "about_id"},
     "evidence.Event": {
         "subject_type",
         "subject_id",
@@ -241,9 +243,15 @@ PLATFORM_TEXT = {
     "seals.SealGrant": {"grantee"},
     "seals.ApprovalRequest": {"document_sha256", "currency", "status"},
     "seals.SealUsage": {"document_sha256", "certificate_serial"},
-    "documents.Document": {"language"},
+    "documents.Document": {"language", "fixed_pdf_name", "fixed_pdf_sha256"},
     "documents.DocumentVersion": {"sha256"},
     "documents.Template": {"slug", "language"},
+    "contracts.NumberSequence": {"scope"},
+    "contracts.Contract": {"currency", "counterparty_text"},
+    "contracts.ContractFile": {"content_type", "sha256"},
+    # what the sandboxed extraction read from stored files, and the index text made from it
+    "contracts.ExtractedText": {"sha256", "text", "detail"},
+    "contracts.SearchEntry": {"text"},
     "signing.SigningLink": {"token_hash"},
     "signing.PartyAccess": {"secret_hash"},
 }

@@ -131,6 +131,33 @@ MESSAGES = {
     # fields the signer fills
     "field_required": gettext_lazy("Fill in every required field (and tick every required box) to sign."),
     "invalid_field_value": gettext_lazy("A value does not fit its field."),
+    # documents written on the platform
+    "invalid_page_setup": gettext_lazy(
+        "The page setup is not valid: margins are whole millimetres from 5 to 60, the page A4 or Letter."
+    ),
+    "render_invalid_setup": gettext_lazy(
+        "The header or footer contains a character that cannot be printed (a control or formatting character)."
+    ),
+    "fixed_document": gettext_lazy(
+        "This document is an imported PDF: it is signed as it is, and cannot be edited or exported to DOCX."
+    ),
+    "fixed_pdf_damaged": gettext_lazy(
+        "The stored PDF of this document no longer matches what was imported; nothing was done."
+    ),
+    # the contract archive
+    "invalid_contract": gettext_lazy("The contract's details are not valid."),
+    "number_taken": gettext_lazy("This contract number is already used in the organisation."),
+    "legal_hold": gettext_lazy(
+        "The contract is under a legal hold: it cannot be deleted until the hold is lifted."
+    ),
+    "retention": gettext_lazy("The contract is still within its retention period and cannot be deleted yet."),
+    "restore_expired": gettext_lazy("This contract was deleted too long ago to be restored."),
+    "attachment_too_large": gettext_lazy("The attachment is larger than the upload limit."),
+    "not_a_member": gettext_lazy("Contracts can be shared only with members of the organisation."),
+    "category_exists": gettext_lazy("A category of this name already exists there."),
+    "invalid_number_pattern": gettext_lazy(
+        "The number pattern is not valid: it needs exactly one {seq}, and may use {yyyy}, {yy}, {mm} and {dd}."
+    ),
 }
 
 # Codes whose service message names the exact problem (which field, which party, which state).

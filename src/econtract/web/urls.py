@@ -5,6 +5,7 @@ from django.urls import include, path
 from econtract.web.views import (
     assets,
     auth,
+    contracts,
     documents,
     envelopes,
     identity,
@@ -42,6 +43,12 @@ urlpatterns = [
     path("documents/<uuid:pk>/", documents.document_edit, name="document_edit"),
     path("documents/<uuid:pk>/status/", documents.document_status, name="document_status"),
     path("documents/<uuid:pk>/share/", documents.document_share, name="document_share"),
+    path("documents/<uuid:pk>/settings/", documents.document_settings, name="document_settings"),
+    path(
+        "documents/<uuid:pk>/save-as-template/",
+        documents.document_save_template,
+        name="document_save_template",
+    ),
     path("documents/<uuid:pk>/comments/", documents.document_comment, name="document_comment"),
     path(
         "documents/<uuid:pk>/comments/<uuid:comment_id>/resolve/",
@@ -62,6 +69,23 @@ urlpatterns = [
         name="document_page_image",
     ),
     path("documents/<uuid:pk>/send/", documents.document_send, name="document_send"),
+    # the contract archive (web/views/contracts.py)
+    path("contracts/", contracts.contract_list, name="contracts"),
+    path("contracts/archive/", contracts.contract_archive, name="contract_archive"),
+    path("contracts/bulk/", contracts.contract_bulk, name="contract_bulk"),
+    path("contracts/views/", contracts.contract_view_save, name="contract_view_save"),
+    path(
+        "contracts/views/<uuid:view_id>/delete/", contracts.contract_view_delete, name="contract_view_delete"
+    ),
+    path("contracts/<uuid:pk>/", contracts.contract_detail, name="contract_detail"),
+    path("contracts/<uuid:pk>/edit/", contracts.contract_update, name="contract_update"),
+    path("contracts/<uuid:pk>/attachments/", contracts.contract_attach, name="contract_attach"),
+    path("contracts/<uuid:pk>/amendments/", contracts.contract_amend, name="contract_amend"),
+    path("contracts/<uuid:pk>/hold/", contracts.contract_hold, name="contract_hold"),
+    path("contracts/<uuid:pk>/delete/", contracts.contract_delete, name="contract_delete"),
+    path("contracts/<uuid:pk>/share/", contracts.contract_share, name="contract_share"),
+    path("contracts/<uuid:pk>/files/<uuid:file_id>/", contracts.contract_file, name="contract_file"),
+    path("contracts/<uuid:pk>/package/", contracts.contract_package, name="contract_package"),
     path("envelopes/new/", envelopes.envelope_new, name="envelope_new"),
     path("envelopes/<uuid:pk>/", envelopes.envelope_detail, name="envelope_detail"),
     path("envelopes/<uuid:pk>/edit/", envelopes.envelope_edit, name="envelope_edit"),

@@ -44,6 +44,7 @@ from econtract.signing.services.envelopes import (
     user_text,
 )
 from econtract.signing.services.seal_facts import check_automatic_parties
+from econtract.signing.signals import envelope_completed
 from econtract.textinput import TextKind
 
 logger = logging.getLogger("econtract.signing")
@@ -298,6 +299,7 @@ def _complete(envelope: Envelope, context: RequestContext) -> None:
         document_sha256=revision.sha256,
         payload={"previous_sha256": current.sha256},
     )
+    envelope_completed.send(sender=Envelope, envelope=envelope, context=context)
     transaction.on_commit(checkpoint_after_completion)
     # The mail refers to the stored revision: a retry hours later attaches the same bytes.
     attachment = StoredAttachment(

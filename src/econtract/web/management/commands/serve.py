@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from econtract.contracts.runner import ContractsTickRunner
 from econtract.evidence.runner import CheckpointRunner
 from econtract.notifications.delivery import DeliveryRunner
 from econtract.pki.kek import warn_if_embedded
@@ -53,6 +54,10 @@ class Command(BaseCommand):
             DeliveryRunner(settings.ECONTRACT_MAIL_POLL_SECONDS).start()
         # Checkpoints after batched completions (within seconds) and at least every CHECKPOINT_SECONDS.
         CheckpointRunner(min(5, settings.ECONTRACT_CHECKPOINT_SECONDS)).start()
+        # Contract statuses and expiry reminders; 0 turns it off (then run `econtract manage contracts_tick`).
+        tick_seconds = getattr(settings, "ECONTRACT_CONTRACTS_TICK_SECONDS", 3600)
+        if tick_seconds > 0:
+            ContractsTickRunner(tick_seconds).start()
         serve(
             application,
             host=options["host"],

@@ -1,0 +1,1 @@
+"""The contract archive: signed contracts with their files, amendments, classification, search and lifecycle."""
