@@ -271,7 +271,7 @@ def export_packages(request: HttpRequest, body: PackagesIn) -> HttpResponse:
     return response
 
 
-@router.post("/contracts", response=responses({201: ContractOut}, 400, 401, 403, 413, 415, 422))
+@router.post("/contracts", response=responses({201: ContractOut}, 400, 401, 403, 409, 413, 415, 422))
 def archive_contract(request: HttpRequest, document: File[UploadedFile], metadata: Form[str] = "") -> Status:
     """Archive an already-signed PDF: its signatures are verified and the verdict stored (`valid`, `altered`,
     `untrusted`, `revoked` or `unsigned`); a tampered file is archived as `altered`, not refused."""
@@ -294,7 +294,9 @@ def get_contract(request: HttpRequest, contract_id: UUID) -> dict[str, Any]:
     return contract_out(contract, _user(request))
 
 
-@router.patch("/contracts/{contract_id}", response=responses({200: ContractOut}, 400, 401, 403, 404, 422))
+@router.patch(
+    "/contracts/{contract_id}", response=responses({200: ContractOut}, 400, 401, 403, 404, 409, 422)
+)
 def update_contract(request: HttpRequest, contract_id: UUID, body: ContractDetailsIn) -> dict[str, Any]:
     contract = _contract(request, contract_id)
     updated = services.update_contract(contract, _user(request), _details(body), _context(request))
@@ -309,7 +311,7 @@ def delete_contract(request: HttpRequest, contract_id: UUID) -> Status:
 
 
 @router.post(
-    "/contracts/{contract_id}/restore", response=responses({200: ContractOut}, 400, 401, 403, 404, 422)
+    "/contracts/{contract_id}/restore", response=responses({200: ContractOut}, 400, 401, 403, 404, 409, 422)
 )
 def restore_contract(request: HttpRequest, contract_id: UUID) -> dict[str, Any]:
     contract = services.restore_contract(_user(request), contract_id, _context(request))
@@ -380,7 +382,7 @@ def add_attachment(
 
 @router.post(
     "/contracts/{contract_id}/amendments",
-    response=responses({201: ContractOut}, 400, 401, 403, 404, 413, 422),
+    response=responses({201: ContractOut}, 400, 401, 403, 404, 409, 413, 415, 422),
 )
 def add_amendment(
     request: HttpRequest,
@@ -467,7 +469,7 @@ def list_categories(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-@router.post("/contract-categories", response=responses({201: CategoryOut}, 400, 401, 403, 422))
+@router.post("/contract-categories", response=responses({201: CategoryOut}, 400, 401, 403, 409, 422))
 def create_category(request: HttpRequest, body: CategoryIn) -> Status:
     category = rules.create_category(
         _user(request),
@@ -485,7 +487,7 @@ def list_custom_fields(request: HttpRequest) -> dict[str, Any]:
     return {"items": list(fields), "next_cursor": None}
 
 
-@router.post("/contract-fields", response=responses({201: CustomFieldOut}, 400, 401, 403, 422))
+@router.post("/contract-fields", response=responses({201: CustomFieldOut}, 400, 401, 403, 409, 422))
 def create_custom_field(request: HttpRequest, body: CustomFieldIn) -> Status:
     field = rules.create_custom_field(
         _user(request), acting_organization(request), context=_context(request), **body.model_dump()
